@@ -1,0 +1,1 @@
+"""Chorus front ends: thin adapters from platform events to the core's service API."""

@@ -1,0 +1,1 @@
+"""Subcommands of the `chorus` command line, one module per area."""

@@ -1,0 +1,1 @@
+"""The Discord front end: slash commands, task screens, moderation by reaction and community channels."""

@@ -1,0 +1,1 @@
+"""The Telegram front end: python-telegram-bot handlers over the Chorus service API."""

@@ -1,0 +1,345 @@
+"""The task engine: which task a person gets next, chosen by bounded, indexed queries.
+
+Candidate queries never load every candidate: each filters in SQL and returns a handful of rows,
+from which one is drawn. A reply task reserves its parent's slot under the tree's row lock, so
+concurrent requests cannot hand out more slots than the parent and the tree have.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import uuid
+
+from sqlalchemy import and_, case, exists, false, func, not_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from core import trees
+from core.config import Settings
+from core.errors import NoTaskAvailable, TooManyPendingTasks
+from core.labels import labels_for
+from core.models import (
+    Ballot,
+    EmojiCount,
+    Label,
+    Message,
+    Task,
+    TaskState,
+    TaskType,
+    Tree,
+    TreeState,
+    User,
+    utcnow,
+)
+
+# Open-Assistant's weights for a "random" request, among the kinds that have work.
+RANDOM_WEIGHTS: dict[str, float] = {"rank": 10, "label_reply": 5, "label_prompt": 5, "reply": 2, "initial_prompt": 0.01}
+
+FAMILY_TYPES: dict[str, tuple[TaskType, ...]] = {
+    "rank": (TaskType.rank_assistant_replies, TaskType.rank_prompter_replies),
+    "label_reply": (TaskType.label_assistant_reply, TaskType.label_prompter_reply),
+    "label_prompt": (TaskType.label_initial_prompt,),
+    "reply": (TaskType.assistant_reply, TaskType.prompter_reply),
+    "initial_prompt": (TaskType.initial_prompt,),
+}
+SKIP_EMOJI = {"write": "_skip_reply", "rank": "_skip_ranking", "label": "_skip_labeling"}
+SAMPLE = 8  # candidates drawn from per query: enough to spread concurrent users, never all rows
+TREE_SAMPLE = 20  # growing trees sampled per reply-candidate query
+RANK_PAGE = 50  # trees per page of ranking candidates
+RANK_PAGES = 4  # pages a ranking request reads before giving up
+CHILD = aliased(Message, name="child")  # built once: an alias re-creates every column proxy
+
+
+def awaiting_review(lang: str, tree_state: TreeState):
+    """Messages in a language awaiting review, in trees in the given state.
+
+    Written so the planner starts from the small partial index ix_messages_under_review
+    (lang, created_at): the tree's state is a primary-key look-up per candidate, which SQLite
+    cannot drive from, where a join let it walk every message of the language's trees.
+    """
+    tree_ok = exists().where(Tree.id == Message.tree_id, Tree.state == tree_state)
+    return and_(Message.lang == lang, Message.review_result.is_(None), Message.deleted == false(), tree_ok)
+
+
+def _served_before(user_id: uuid.UUID, types: tuple[TaskType, ...], m=Message):
+    """The user already had a task of these types on this message (answered, skipped or pending)."""
+    return exists().where(Task.user_id == user_id, Task.message_id == m.id, Task.type.in_([t.value for t in types]))
+
+
+def _not_author(user_id: uuid.UUID, m=Message):
+    return or_(m.user_id.is_(None), m.user_id != user_id)
+
+
+async def pending_tasks(session: AsyncSession, user_id: uuid.UUID, now: dt.datetime) -> list[Task]:
+    """The user's tasks still open, newest first."""
+    return list(
+        (
+            await session.scalars(
+                select(Task)
+                .where(Task.user_id == user_id, Task.state == TaskState.pending, Task.expires_at > now)
+                .order_by(Task.created_at.desc())
+            )
+        ).all()
+    )
+
+
+class TaskPicker:
+    """Finds and creates the next task for one user in one language, inside a transaction."""
+
+    def __init__(self, session: AsyncSession, settings: Settings, rng: random.Random, user: User, lang: str):
+        self.s, self.settings, self.rng, self.user, self.lang = session, settings, rng, user, lang
+        self.now = utcnow()
+
+    def _new_task(self, type_: TaskType, *, message: Message | None = None, **fields) -> Task:
+        task = Task(
+            id=uuid.uuid4(),
+            type=type_.value,
+            user_id=self.user.id,
+            lang=self.lang,
+            tree_id=message.tree_id if message else None,
+            message_id=message.id if message else None,
+            created_at=self.now,
+            expires_at=self.now + dt.timedelta(hours=self.settings.task.validity_hours),
+            ui={},
+            **{"payload": {}, **fields},
+        )
+        self.s.add(task)
+        return task
+
+    async def pick(self, type_: TaskType | None, pending: list[Task], *, housekeeping: bool) -> Task:
+        """Create the next task, of a given type or drawn by weight among the kinds that have work.
+
+        `pending` is the user's open tasks. Housekeeping (the prompt lottery, stale trees) runs when
+        asked, and always before giving up, so a request never fails for want of it.
+        """
+        if len(pending) >= self.settings.task.max_pending_per_user:
+            raise TooManyPendingTasks(
+                f"You have {len(pending)} unfinished tasks, the most allowed. Finish or skip one first."
+            )
+        if housekeeping:
+            await self.housekeeping()
+        task = await self._draw(type_)
+        if task is None and not housekeeping:
+            await self.housekeeping()
+            task = await self._draw(type_)
+        if task is None:
+            raise NoTaskAvailable()
+        return task
+
+    async def housekeeping(self) -> None:
+        """Activate waiting prompts where trees have room, and move on trees that went stale."""
+        await trees.run_lottery(self.s, self.settings, self.lang, self.rng)
+        await trees.sweep_stale(self.s, self.settings, self.lang)
+
+    async def _families_with_work(self) -> list[str]:
+        """The task kinds that have any work in this language, found in one query of indexed EXISTS.
+
+        A random request draws only among these, so it does not pay one empty candidate query per kind.
+        """
+        def under_review(state: TreeState, *where):
+            return exists(select(Message.id).where(awaiting_review(self.lang, state), *where))
+
+        growing = and_(Tree.state == TreeState.growing, Tree.lang == self.lang)
+        row = (
+            await self.s.execute(
+                select(
+                    exists().where(Tree.state.in_(trees.RANKING_STATES), Tree.lang == self.lang),
+                    under_review(TreeState.growing, Message.depth > 0),
+                    under_review(TreeState.initial_prompt_review, Message.depth == 0),
+                    exists().where(growing),
+                )
+            )
+        ).one()
+        kinds = [k for k, has in zip(("rank", "label_reply", "label_prompt", "reply"), row, strict=True) if has]
+        return [*kinds, "initial_prompt"]
+
+    async def _draw(self, type_: TaskType | None) -> Task | None:
+        if type_ is not None:
+            families = [next(f for f, ts in FAMILY_TYPES.items() if type_ in ts)]
+        else:
+            families = await self._families_with_work()
+        # Weighted draw without replacement: a family with no work gives way to the next draw.
+        while families:
+            fam = self.rng.choices(families, [RANDOM_WEIGHTS[f] for f in families])[0]
+            task = await getattr(self, f"_try_{fam}")(type_)
+            if task is not None:
+                return task
+            families.remove(fam)
+        return None
+
+    async def _try_initial_prompt(self, _type: TaskType | None) -> Task | None:
+        waiting = await self.s.scalar(
+            select(func.count()).select_from(Tree).where(
+                Tree.lang == self.lang,
+                Tree.state.in_([TreeState.prompt_lottery_waiting, TreeState.initial_prompt_review]),
+            )
+        )
+        if waiting >= self.settings.tree.max_prompts_waiting_per_lang:
+            return None
+        return self._new_task(TaskType.initial_prompt)
+
+    async def _try_reply(self, type_: TaskType | None) -> Task | None:
+        roles = {TaskType.assistant_reply: ["prompter"], TaskType.prompter_reply: ["assistant"]}.get(type_, ["prompter", "assistant"])
+        t = self.settings.tree
+        child = CHILD
+        live_children = (
+            select(func.count()).select_from(child).where(child.parent_id == Message.id, trees.live(child)).scalar_subquery()
+        )
+        reserved = (
+            select(func.count())
+            .select_from(Task)
+            .where(Task.message_id == Message.id, trees.active_reservations(self.now))
+            .scalar_subquery()
+        )
+        too_many_skips = exists().where(
+            EmojiCount.message_id == Message.id, EmojiCount.emoji == "_skip_reply", EmojiCount.count >= t.auto_mod_reply_skips
+        )
+        # A random handful of the language's growing trees, drawn through the (state, lang) index:
+        # the per-message capacity checks below then run on a few dozen rows, not on every tree.
+        sample = (
+            select(Tree.id)
+            .where(Tree.state == TreeState.growing, Tree.lang == self.lang)
+            .order_by(func.random())
+            .limit(TREE_SAMPLE)
+        )
+        base = (
+            select(Message)
+            .where(
+                Message.tree_id.in_(sample),
+                Message.role.in_(roles),
+                trees.accepted(),
+                Message.depth < t.max_tree_depth,
+                _not_author(self.user.id),
+                not_(_served_before(self.user.id, FAMILY_TYPES["reply"])),
+                not_(too_many_skips),
+                live_children + reserved < _cap(t),
+            )
+        )
+        queries = []
+        if "prompter" in roles and self.rng.random() < t.lonely_child_p:
+            # A prompt with one answer is preferred for its second one: ranking needs two.
+            queries.append(base.where(live_children == 1))
+        queries.append(base)
+        for q in queries:
+            candidates = (await self.s.scalars(q.order_by(func.random()).limit(SAMPLE))).all()
+            for parent in candidates:
+                task = await self._reserve(parent)
+                if task is not None:
+                    return task
+        return None
+
+    async def _reserve(self, parent: Message) -> Task | None:
+        """Reserve a reply slot under the tree's lock, re-checking capacity now that we hold it."""
+        tree = await self.s.scalar(
+            select(Tree).where(Tree.id == parent.tree_id).with_for_update(skip_locked=True)
+        )
+        if tree is None:
+            return None  # another worker holds this tree right now: try the next candidate
+        if not await trees.slot_free(self.s, self.settings, tree, parent, self.now):
+            return None
+        type_ = TaskType.assistant_reply if parent.role == "prompter" else TaskType.prompter_reply
+        until = self.now + dt.timedelta(seconds=self.settings.tree.reply_lock_seconds)
+        return self._new_task(type_, message=parent, reserved_until=until)
+
+    async def _try_label_prompt(self, _type: TaskType | None) -> Task | None:
+        return await self._try_label(TaskType.label_initial_prompt)
+
+    async def _try_label_reply(self, type_: TaskType | None) -> Task | None:
+        types = [type_] if type_ in FAMILY_TYPES["label_reply"] else list(FAMILY_TYPES["label_reply"])
+        self.rng.shuffle(types)
+        for t in types:
+            task = await self._try_label(t)
+            if task is not None:
+                return task
+        return None
+
+    async def _try_label(self, type_: TaskType) -> Task | None:
+        labelled = exists().where(Label.message_id == Message.id, Label.user_id == self.user.id)
+        if type_ == TaskType.label_initial_prompt:
+            where = [awaiting_review(self.lang, TreeState.initial_prompt_review), Message.depth == 0]
+        else:
+            role = "assistant" if type_ == TaskType.label_assistant_reply else "prompter"
+            where = [awaiting_review(self.lang, TreeState.growing), Message.depth > 0, Message.role == role]
+        q = (
+            select(Message)
+            .where(
+                *where,
+                _not_author(self.user.id),
+                not_(labelled),
+                not_(_served_before(self.user.id, (type_,))),
+            )
+            .order_by(Message.created_at)  # oldest first: reviews finish and trees move on
+            .limit(SAMPLE)
+        )
+        candidates = (await self.s.scalars(q)).all()
+        if not candidates:
+            return None
+        target = self.rng.choice(candidates[:3])
+        names = labels_for(type_, self.settings.task.label_mode)
+        return self._new_task(type_, message=target, payload={"labels": names, "mode": self.settings.task.label_mode})
+
+    async def _try_rank(self, type_: TaskType | None) -> Task | None:
+        roles = ["assistant"] + (["prompter"] if self.settings.tree.rank_prompter_replies else [])
+        if type_ == TaskType.rank_prompter_replies:
+            roles = ["prompter"] if self.settings.tree.rank_prompter_replies else []
+        elif type_ == TaskType.rank_assistant_replies:
+            roles = ["assistant"]
+        if not roles:
+            return None
+        child = CHILD
+        accepted_children = (
+            select(func.count())
+            .select_from(child)
+            .where(child.parent_id == Message.id, child.role.in_(roles), trees.accepted(child))
+            .scalar_subquery()
+        )
+        ballots = select(func.count()).select_from(Ballot).where(Ballot.parent_id == Message.id).scalar_subquery()
+        own_child = exists().where(child.parent_id == Message.id, child.user_id == self.user.id)
+        voted = exists().where(Ballot.parent_id == Message.id, Ballot.user_id == self.user.id)
+        conditions = (
+            Message.deleted == false(),
+            accepted_children >= 2,
+            ballots < self.settings.tree.ballots_per_sibling_set,
+            not_(own_child),
+            not_(voted),
+            not_(_served_before(self.user.id, FAMILY_TYPES["rank"])),
+        )
+        candidates: list[Message] = []
+        # Live ranking before the imported backlog, oldest trees first, a page of trees at a time
+        # through the (state, lang, updated_at) index: the per-set checks never run on every tree.
+        for state in trees.RANKING_STATES:
+            for page in range(RANK_PAGES):
+                tree_ids = (
+                    await self.s.scalars(
+                        select(Tree.id)
+                        .where(Tree.state == state, Tree.lang == self.lang)
+                        .order_by(Tree.updated_at)
+                        .offset(page * RANK_PAGE)
+                        .limit(RANK_PAGE)
+                    )
+                ).all()
+                if tree_ids:
+                    q = select(Message).where(Message.tree_id.in_(tree_ids), *conditions).limit(SAMPLE)
+                    candidates = (await self.s.scalars(q)).all()
+                if candidates or len(tree_ids) < RANK_PAGE:
+                    break
+            if candidates:
+                break
+        if not candidates:
+            return None
+        parent = self.rng.choice(candidates[:3])
+        replies = (
+            await self.s.scalars(
+                select(Message).where(Message.parent_id == parent.id, Message.role.in_(roles), trees.accepted())
+            )
+        ).all()
+        order = [str(m.id) for m in replies]
+        self.rng.shuffle(order)  # shown in random order so position does not bias the ballot
+        type_ = TaskType.rank_assistant_replies if replies[0].role == "assistant" else TaskType.rank_prompter_replies
+        return self._new_task(type_, message=parent, payload={"candidates": order})
+
+
+def _cap(t):
+    """Per row: prompter parents take max_children replies, assistant parents max_prompter_children."""
+    return case((Message.role == "assistant", t.max_prompter_children), else_=t.max_children)

@@ -1,0 +1,1 @@
+"""Chorus trainer: oasst exports to SFT, reward model and DPO checkpoints with provenance manifests."""
