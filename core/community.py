@@ -18,7 +18,7 @@ from core.models import (
     User,
     utcnow,
 )
-from core.sql import insert_ignore
+from core.sql import ROW_LOCK, insert_ignore
 
 # Settings a community may set, with their defaults; values are strings, lists of strings or ints.
 COMMUNITY_DEFAULTS: dict[str, object] = {
@@ -70,7 +70,7 @@ class CommunityAPI:
         async with self.db.tx() as s:
             if actor_id is not None:
                 await self._require(s, actor_id, Role.maintainer)
-            row = await s.get(CommunitySettings, (platform, str(scope_id)), with_for_update=True)
+            row = await s.get(CommunitySettings, (platform, str(scope_id)), with_for_update=ROW_LOCK)
             if row is None:
                 row = CommunitySettings(platform=platform, scope_id=str(scope_id), data={})
                 s.add(row)
@@ -118,7 +118,7 @@ class CommunityAPI:
         """
         role = Role(role)
         async with self.db.tx() as s:
-            user = await s.get(User, user_id, with_for_update=True)
+            user = await s.get(User, user_id, with_for_update=ROW_LOCK)
             if user is None or user.role == role.value:
                 return
             if user.role == Role.maintainer and role != Role.maintainer:

@@ -10,7 +10,7 @@ from core import activity, audit, removal, trees
 from core.errors import AlreadyAnswered, InvalidInput, NotFound
 from core.ids import as_uuid
 from core.models import AuditLog, EmojiCount, Message, Reaction, Report, Role, User, utcnow
-from core.sql import add_counts, insert_ignore
+from core.sql import ROW_LOCK, add_counts, insert_ignore
 from core.views import MessageView
 
 EMOJIS = ("+1", "-1", "red_flag", "100", "rofl", "clap", "diamond", "heart_eyes", "disappointed", "poop", "skull")
@@ -100,7 +100,7 @@ class MessagesAPI:
         """A moderator's decision on a message: it settles its review at once and is recorded."""
         async with self.db.tx() as s:
             await self._require(s, actor_id, Role.moderator)
-            msg = await s.get(Message, as_uuid(message_id, "message id"), with_for_update=True)
+            msg = await s.get(Message, as_uuid(message_id, "message id"), with_for_update=ROW_LOCK)
             if msg is None:
                 raise NotFound("That message does not exist.")
             if msg.review_result is None:

@@ -14,8 +14,8 @@ from sqlalchemy import false, func, select, update
 
 from core import audit, purge, removal, submit, trees
 from core.audit import AuditEntry
-from core.ids import as_uuid
 from core.errors import InvalidInput, NotFound, PermissionDenied
+from core.ids import as_uuid
 from core.models import (
     EmojiCount,
     Identity,
@@ -30,6 +30,7 @@ from core.models import (
     User,
     utcnow,
 )
+from core.sql import ROW_LOCK
 from core.views import MessageView, UserView
 
 QUEUE_KINDS = ("review", "report")
@@ -160,7 +161,7 @@ class ModerationAPI:
     # --- messages ------------------------------------------------------------------------------
 
     async def _message(self, s, message_id, *, lock: bool = False) -> Message:
-        msg = await s.get(Message, as_uuid(message_id, "message id"), with_for_update=lock)
+        msg = await s.get(Message, as_uuid(message_id, "message id"), with_for_update=ROW_LOCK if lock else None)
         if msg is None:
             raise NotFound("That message does not exist.")
         return msg
@@ -295,7 +296,9 @@ class ModerationAPI:
             )
             waiting = (
                 await s.scalars(
-                    select(Tree).where(Tree.author_id == user.id, Tree.state.in_(WAITING_PROMPT_STATES)).with_for_update()
+                    select(Tree)
+                    .where(Tree.author_id == user.id, Tree.state.in_(WAITING_PROMPT_STATES))
+                    .with_for_update(**ROW_LOCK)
                 )
             ).all()
             for tree in waiting:
@@ -317,7 +320,7 @@ class ModerationAPI:
                 await s.scalars(
                     select(Tree)
                     .where(Tree.author_id == user.id, Tree.state == TreeState.halted_by_moderator)
-                    .with_for_update()
+                    .with_for_update(**ROW_LOCK)
                 )
             ).all()
             resumed = [t for t in halted if (t.halted_reason or "").startswith(removal.AUTHOR_BANNED)]

@@ -22,7 +22,7 @@ from core.models import (
     User,
     UserActivity,
 )
-from core.sql import add_counts
+from core.sql import ROW_LOCK, add_counts
 
 RECEIVED = {"+1": "upvotes_received", "-1": "downvotes_received", "red_flag": "red_flags_received"}
 PURGED_NAME = "purged user"
@@ -48,7 +48,7 @@ async def _labels(session: AsyncSession, user: User) -> int:
     labels = (await session.scalars(select(Label).where(Label.user_id == user.id))).all()
     for label in labels:
         for name, value in label.values.items():
-            row = await session.get(LabelSummary, (label.message_id, name), with_for_update=True)
+            row = await session.get(LabelSummary, (label.message_id, name), with_for_update=ROW_LOCK)
             if row is None:
                 continue
             if row.count <= 1:

@@ -6,6 +6,12 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+# Row locks are taken as FOR NO KEY UPDATE, never FOR UPDATE. We never change a primary key, and a
+# plain FOR UPDATE also blocks the FOR KEY SHARE lock that PostgreSQL takes on a referenced row when
+# another transaction inserts a child (a task naming a locked tree or user): two such transactions
+# deadlock. NO KEY UPDATE still serialises writers of the row. SQLite ignores row locks.
+ROW_LOCK = {"key_share": True}
+
 
 def insert_for(session: AsyncSession, table: Table):
     """An INSERT with ON CONFLICT support for the session's dialect."""

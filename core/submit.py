@@ -36,7 +36,7 @@ from core.models import (
     User,
     utcnow,
 )
-from core.sql import add_counts, insert_for
+from core.sql import ROW_LOCK, add_counts, insert_for
 from core.tasks import SKIP_EMOJI
 
 
@@ -44,7 +44,7 @@ async def load_task(session: AsyncSession, user: User, task_id: uuid.UUID, *, fo
     """The user's own pending task, locked; a typed error for anyone else's, a done or an expired one."""
     q = select(Task).where(Task.id == task_id)
     if for_update:
-        q = q.with_for_update()
+        q = q.with_for_update(**ROW_LOCK)
     task = await session.scalar(q)
     if task is None:
         raise TaskNotFound()

@@ -32,6 +32,7 @@ from core.models import (
     User,
     utcnow,
 )
+from core.sql import ROW_LOCK
 
 # Open-Assistant's weights for a "random" request, among the kinds that have work.
 RANDOM_WEIGHTS: dict[str, float] = {"rank": 10, "label_reply": 5, "label_prompt": 5, "reply": 2, "initial_prompt": 0.01}
@@ -232,7 +233,7 @@ class TaskPicker:
     async def _reserve(self, parent: Message) -> Task | None:
         """Reserve a reply slot under the tree's lock, re-checking capacity now that we hold it."""
         tree = await self.s.scalar(
-            select(Tree).where(Tree.id == parent.tree_id).with_for_update(skip_locked=True)
+            select(Tree).where(Tree.id == parent.tree_id).with_for_update(skip_locked=True, **ROW_LOCK)
         )
         if tree is None:
             return None  # another worker holds this tree right now: try the next candidate

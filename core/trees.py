@@ -16,8 +16,8 @@ from sqlalchemy.orm import aliased
 
 from core import activity
 from core.config import Settings
-from core.db import db_rng
 from core.consensus import consensus
+from core.db import db_rng
 from core.models import (
     AuditLog,
     Ballot,
@@ -31,6 +31,7 @@ from core.models import (
     TreeState,
     utcnow,
 )
+from core.sql import ROW_LOCK
 
 REPLY_TYPES = (TaskType.assistant_reply.value, TaskType.prompter_reply.value)
 RANKING_STATES = (TreeState.ranking.value, TreeState.backlog_ranking.value)
@@ -50,7 +51,7 @@ def accepted(m=Message):
 async def lock_tree(session: AsyncSession, tree_id: uuid.UUID) -> Tree:
     """Load a tree with its row locked until the transaction ends (a no-op lock on SQLite)."""
     tree = await session.scalar(
-        select(Tree).where(Tree.id == tree_id).with_for_update().execution_options(populate_existing=True)
+        select(Tree).where(Tree.id == tree_id).with_for_update(**ROW_LOCK).execution_options(populate_existing=True)
     )
     assert tree is not None, tree_id
     return tree
@@ -254,7 +255,7 @@ async def run_lottery(session: AsyncSession, settings: Settings, lang: str, rng:
             .where(Tree.state == TreeState.prompt_lottery_waiting, Tree.lang == lang, cond)
             .order_by(Tree.created_at)
             .limit(1)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, **ROW_LOCK)
         )
         if tree is None:
             break
@@ -278,7 +279,7 @@ async def sweep_stale(session: AsyncSession, settings: Settings, lang: str, limi
             .where(Tree.state.in_([TreeState.growing, *RANKING_STATES]), Tree.lang == lang, Tree.updated_at < cutoff)
             .order_by(Tree.updated_at)
             .limit(limit)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, **ROW_LOCK)
         )
     ).all()
     for tree in stale:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import random
 
+import pytest
 from sqlalchemy import select
 
-from core import errors
+from core import errors, trees
 from core.models import Ballot, Label, Message
 from core.service import Chorus
 from tests.conftest import make_settings
@@ -58,5 +59,28 @@ async def test_many_concurrent_volunteers(db_url):
         assert acked["ballots"] <= ballots
         assert acked["labels"] <= labels
         assert summary["ballots"] > 0 and summary["trees"]["ready_for_export"] > 0, summary
+    finally:
+        await core.close()
+
+
+async def test_tree_lock_does_not_block_new_tasks_on_the_tree(db_url):
+    """A writer holding a tree's lock must not block a task that merely names the tree.
+
+    PostgreSQL checks a foreign key by taking FOR KEY SHARE on the referenced row; a FOR UPDATE
+    lock blocks that, and two such transactions deadlocked in the crowd test above.
+    """
+    if not db_url.startswith("postgresql"):
+        pytest.skip("row locks are PostgreSQL's; SQLite serialises writers")
+    core = Chorus.open_on(make_settings(db_url, tree_reviews_initial_prompt=2), seed=3)
+    try:
+        author, reviewer = await people(core, 2)
+        t = await core.request_task(author.id, type="initial_prompt")
+        await core.submit_reply(author.id, t.id, "Why is the sky blue?")
+        async with core.db.tx() as s:
+            tree_id = (await s.scalars(select(Message.tree_id))).one()
+            await trees.lock_tree(s, tree_id)
+            # The label task names the locked tree; it must be handed out while the lock is held.
+            task = await asyncio.wait_for(core.request_task(reviewer.id, type="label_initial_prompt"), 10)
+        assert task.target.tree_id == tree_id
     finally:
         await core.close()
