@@ -3,6 +3,8 @@
     .venv/bin/python bench/corpus.py            # once: /tmp/chorus-bench/oasst1_synthetic.jsonl.gz
     .venv/bin/python bench/import_export.py [--pg postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
     .venv/bin/python bench/import_export.py --import-only --parse-process on|off   # A/B of the parser process
+    .venv/bin/python bench/import_export.py --keep-db /tmp/export-work/chorus.db   # import once, keep the file
+    .venv/bin/python bench/import_export.py --export-only /tmp/export-work/chorus.db [--repeat 3]  # exports only
 
 Targets (issue 3): import >= 20,000 messages/s with their labels; export >= 50,000 messages/s.
 """
@@ -64,21 +66,47 @@ async def run(url: str, corpus: Path, work: Path, parse_process: bool | None = N
     }  # fmt: skip
 
 
+async def exports(url: str, work: Path, repeat: int = 1) -> dict:
+    """Only the exports (trees plain and .gz, messages), on a database imported before; best of `repeat`."""
+    db = Database(url)
+    best: dict = {}
+    try:
+        for _ in range(repeat):
+            for key, name, opts in (("export_trees_msg_per_s", "out.jsonl", ExportOptions(state="all")),
+                                    ("export_trees_gz_msg_per_s", "out.jsonl.gz", ExportOptions(state="all")),
+                                    ("export_messages_msg_per_s", "out-messages.jsonl",
+                                     ExportOptions(state="all", format="messages"))):  # fmt: skip
+                r = await export(db, work / name, opts)
+                best[key] = max(best.get(key, 0), round(r.messages / r.seconds))
+                best["messages"] = r.messages
+    finally:
+        await db.dispose()
+    return best
+
+
 async def main() -> None:
     p = argparse.ArgumentParser(description="import/export benchmark")
     p.add_argument("--corpus", type=Path, default=CORPUS)
     p.add_argument("--pg", help="PostgreSQL admin URL; a scratch database is created and dropped")
     p.add_argument("--skip-sqlite", action="store_true")
     p.add_argument("--import-only", action="store_true", help="the first import only")
+    p.add_argument("--keep-db", type=Path, help="SQLite: import into this file and keep it (for --export-only)")
+    p.add_argument("--export-only", type=Path, help="SQLite: only export this already imported file")
+    p.add_argument("--repeat", type=int, default=1, help="with --export-only: runs, the best kept")
     p.add_argument("--parse-process", choices=("auto", "on", "off"), default="auto",
                    help="SQLite: parse in a separate process (auto: by file size)")  # fmt: skip
     args = p.parse_args()
     work = Path("/tmp/chorus-bench")
     work.mkdir(parents=True, exist_ok=True)
     results = {}
+    if args.export_only:
+        results["sqlite"] = await exports(f"sqlite+aiosqlite:///{args.export_only}", work, args.repeat)
+        print(json.dumps({"sqlite": results["sqlite"]}), flush=True)
+        return
     if not args.skip_sqlite:
-        db_file = work / "bench-import.db"
-        for f in work.glob("bench-import.db*"):
+        db_file = args.keep_db or work / "bench-import.db"
+        db_file.parent.mkdir(parents=True, exist_ok=True)
+        for f in db_file.parent.glob(db_file.name + "*"):
             f.unlink()
         parse_process = {"auto": None, "on": True, "off": False}[args.parse_process]
         results["sqlite"] = await run(f"sqlite+aiosqlite:///{db_file}", args.corpus, work, parse_process, args.import_only)

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from core import sqlite_driver
+
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
 BEFORE_COMMIT = "chorus.before_commit"  # session.info key: coroutines run just before tx() commits
 RNG = "chorus.rng"  # session.info key: the random source of the core that opened the transaction
@@ -81,7 +83,7 @@ class Database:
 
     def _sqlite_engine(self, *, write: bool, echo: bool) -> AsyncEngine:
         engine = create_async_engine(
-            self.url,
+            self.url.set(drivername=f"sqlite+{sqlite_driver.DRIVER}"),
             echo=echo,
             pool_size=1 if write else 4,
             max_overflow=0,

@@ -2,35 +2,47 @@
 
 Trees are read in id order, a couple of thousand at a time, with their messages, labels and
 emojis in one query each: rows straight from the driver, no ORM objects, turned into lines by
-core/oasst_render.py. On SQLite the whole export runs in one worker thread on its own read-only
-connection (one snapshot); on PostgreSQL rows come through asyncpg in one REPEATABLE READ
-snapshot and lines are built in a worker thread. Lines are written (and compressed) by a second
-thread while the next chunk is read.
+core/oasst_render.py.
+
+On SQLite a large export is rendered by several processes (`_export_sqlite_processes`): each reads
+every n-th chunk on its own read-only connection and sends back that chunk's bytes, already
+compressed for a .gz file, and a thread of this process writes them in tree order. Their read
+transactions all begin while this process holds SQLite's write lock, so they share one snapshot.
+A small export runs in one worker thread on one read-only connection. On PostgreSQL rows come
+through asyncpg in one REPEATABLE READ snapshot and lines are built in a worker thread. Either
+way a second thread writes (and compresses) while the next chunk is read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import multiprocessing
+import os
 import queue
 import sqlite3
+import struct
 import threading
 import time
+import traceback
 import urllib.parse
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import groupby
-from operator import itemgetter
 from pathlib import Path
 
 from core.db import Database
 from core.errors import InvalidInput
 from core.oasst_db import Raw, gc_paused
 from core.oasst_format import TREE_STATES, Anonymizer, open_text
-from core.oasst_render import Renderer
+from core.oasst_render import EXTRA, ID, KEY, Renderer
 
 FORMATS = ("trees", "messages")
 CHUNK_TREES = 2000
+PROCESS_MIN_TREES = 3 * CHUNK_TREES  # below this, starting processes costs more than they save
+MAX_PROCESSES = 4
+GZIP_LEVEL = 6  # as open_text: nearly the size of 9 at a fraction of the time
 
 
 @dataclass(frozen=True)
@@ -106,72 +118,88 @@ def _sqlite_id(column: str) -> str:
     return f"(substr({c},1,8)||'-'||substr({c},9,4)||'-'||substr({c},13,4)||'-'||substr({c},17,4)||'-'||substr({c},21))"
 
 
-def _queries(u, j, k) -> dict[str, str]:
-    """The per-chunk queries with the dialect's column expressions (`k`: an id as a lookup key)."""
+def _sqlite_iso(column: str) -> str:
+    # Raw.iso in SQL: "2023-02-12 19:06:16.233571" -> "2023-02-12T19:06:16.233571+00:00", a zero
+    # fraction left out as isoformat() does.
+    c = column
+    return (f"(substr({c},1,10)||'T'||substr(CASE WHEN substr({c},-7) = '.000000' THEN substr({c},1,length({c})-7) "
+            f"ELSE {c} END,12)||'+00:00')")  # fmt: skip
+
+
+def _queries(pg: bool) -> dict[str, str]:
+    """The per-chunk queries in the dialect: ids as canonical text, JSON as text, times in ISO 8601
+    on SQLite. Label and emoji rows come keyed as the message rows' last column (the rowid on
+    SQLite: no id text to build per label row), grouped by message, labels ordered by name."""
+    raw = Raw(None, "postgresql" if pg else "sqlite")
+    u, j = (raw.uid_sql, raw.json_sql) if pg else (_sqlite_id, lambda c: c)
     cols = {"u": _Columns(u), "j": _Columns(j)}
+    created = "created_at" if pg else _sqlite_iso("m.created_at")
+    key, order = (u("m.id"), "m.id") if pg else ("m.rowid", "m.tree_id, m.rowid")
+    # Names in code-point order, as Python sorts them (SQLite's BINARY collation is that already).
+    # On SQLite the ORDER BY is the order the tree_id index delivers: no sort.
+    by_name = 'l.name COLLATE "C"' if pg else "l.name"
     return {
-        "messages": (f"SELECT {u('id')}, {u('tree_id')}, {u('parent_id')}, {u('user_id')}, created_at, text, role, lang, "
-                     f"review_count, review_result, deleted, rank, synthetic, model_name, {j('detoxify')}, {j('extra')}, "
-                     f"{k('id')} FROM messages WHERE tree_id IN {{ids}}"),
-        # Labels and emojis keyed by the id as stored: no id text to build per label row.
-        "labels": (f"SELECT {k('l.message_id')}, l.name, l.value, l.count FROM label_summaries l "
-                   "JOIN messages m ON m.id = l.message_id WHERE m.tree_id IN {ids}"),  # sorted per message when written
-        "emojis": (f"SELECT {k('e.message_id')}, e.emoji, e.count FROM emoji_counts e JOIN messages m ON m.id = e.message_id "
-                   "WHERE m.tree_id IN {ids} AND e.count > 0 ORDER BY e.message_id, e.emoji"),  # few rows: sorted in SQL
+        "messages": (f"SELECT {u('m.id')}, {u('m.tree_id')}, {u('m.parent_id')}, {u('m.user_id')}, {created}, m.text, "
+                     f"m.role, m.lang, m.review_count, m.review_result, m.deleted, m.rank, m.synthetic, m.model_name, "
+                     f"{j('m.detoxify')}, {j('m.extra')}, {key} FROM messages m WHERE m.tree_id IN {{ids}}"),
+        "labels": (f"SELECT {key}, l.name, l.value, l.count FROM label_summaries l JOIN messages m ON m.id = l.message_id "
+                   f"WHERE m.tree_id IN {{ids}} ORDER BY {order}, {by_name}"),
+        "emojis": (f"SELECT {key}, e.emoji, e.count FROM emoji_counts e JOIN messages m ON m.id = e.message_id "
+                   f"WHERE m.tree_id IN {{ids}} AND e.count > 0 ORDER BY {order}, e.emoji"),  # fmt: skip
         "reactions": _REACTIONS_SQL.format(**cols),
         "ballots": _BALLOTS_SQL.format(**cols),
     }  # fmt: skip
 
 
-class _Job:
-    """One export's state, shared by the reading side and the thread that renders and writes."""
+def _where(opts: ExportOptions, ph) -> tuple[str, list]:
+    """The trees filter: SQL and parameters (`ph(i)` the i-th placeholder)."""
+    where, params = [], []
+    if opts.state != "all":
+        params.append(opts.state)
+        where.append(f"state = {ph(len(params))}")
+    if opts.lang:
+        params.append(opts.lang)
+        where.append(f"lang = {ph(len(params))}")
+    return " AND ".join(where) or "1=1", params
 
-    def __init__(self, opts: ExportOptions, out, report: ExportReport, iso):
-        self.opts, self.report, self.iso = opts, report, iso
+
+class _Chunks:
+    """Renders chunks of trees into text; one per export (or per process), for its caches."""
+
+    def __init__(self, opts: ExportOptions, iso=None):
+        self.opts, self.iso = opts, iso  # iso: times to convert in Python (PostgreSQL), else None
         anon = Anonymizer(opts.anonymize) if opts.anonymize else None
         self.render = Renderer(opts.format, opts.include_deleted, opts.include_spam, opts.include_synthetic, anon)
-        self.writer = _LineWriter(out)
 
-    def where(self, ph) -> tuple[str, list]:
-        """The trees filter: SQL and parameters (`ph(i)` the i-th placeholder)."""
-        where, params = [], []
-        if self.opts.state != "all":
-            params.append(self.opts.state)
-            where.append(f"state = {ph(len(params))}")
-        if self.opts.lang:
-            params.append(self.opts.lang)
-            where.append(f"lang = {ph(len(params))}")
-        return " AND ".join(where) or "1=1", params
-
-    def chunk(self, trees: list, messages: list, labels: list, emojis: list, events: dict) -> None:
-        """Render one chunk of trees from its rows and hand the lines to the writer."""
+    def text(self, trees: list, messages: list, labels: list, emojis: list, events: dict) -> tuple[str, int, int]:
+        """One chunk's lines from its rows, and how many trees and messages they hold."""
         by_tree: dict[str, list] = {}
         iso = self.iso
+        raw_keys = set()  # messages rendered through a dict (unknown fields, events): they need label rows
         for m in messages:
-            m = list(m)
-            m[4] = iso(m[4])
+            if iso is not None:
+                m = list(m)
+                m[4] = iso(m[4])
+            if m[EXTRA] is not None or (events and m[ID] in events):
+                raw_keys.add(m[KEY])
             by_tree.setdefault(m[1], []).append(m)
-        # A message's label rows arrive together: grouped in C, each row's tail is the cache key.
-        labels_of: dict[str, list] = {}
-        for mid, group in groupby(labels, itemgetter(0)):
-            rows = [r[1:] for r in group]
-            before = labels_of.get(mid)  # only if a plan ever interleaved messages: still complete
-            labels_of[mid] = rows if before is None else before + rows
-        emojis_of: dict[str, dict] = {}
+        labels_of = self.render.labels(labels, raw_keys)
+        emojis_of: dict = {}
         for mid, emoji, count in emojis:
             emojis_of.setdefault(mid, {})[emoji] = count
         out: list[str] = []
+        n_trees = n_messages = 0
         for tid, state, origin in trees:
             lines, n = self.render.tree(tid, state, origin, by_tree.get(tid, ()), labels_of, emojis_of, events)
             if lines:
                 out += lines
-                self.report.trees += 1
-                self.report.messages += n
-        self.writer.put("".join(out))
+                n_trees += 1
+                n_messages += n
+        return "".join(out), n_trees, n_messages
 
 
 class _LineWriter:
-    """Writes (and compresses) text in its own thread: zlib and file writes release the GIL."""
+    """Writes (and compresses) in its own thread: zlib and file writes release the GIL."""
 
     def __init__(self, out):
         self.out, self.error = out, None
@@ -187,7 +215,7 @@ class _LineWriter:
                 except BaseException as exc:  # noqa: BLE001 - raised on the producing side
                     self.error = exc
 
-    def put(self, text: str) -> None:
+    def put(self, text) -> None:
         if self.error is not None:
             raise self.error
         if text:
@@ -202,38 +230,233 @@ class _LineWriter:
             raise self.error
 
 
-def _export_sqlite(db_path: str, job: _Job, tick) -> None:
-    """The whole export on SQLite, in this worker thread, from one read snapshot."""
+# --- SQLite -------------------------------------------------------------------------------------
+
+
+def _sqlite_read(db_path: str) -> sqlite3.Connection:
     uri = f"file:{urllib.parse.quote(db_path)}?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30, isolation_level=None)
+    conn.execute("PRAGMA cache_size = -65536")
+    return conn
+
+
+def _sqlite_chunk(conn: sqlite3.Connection, chunks: _Chunks, queries: dict, keys: list) -> tuple[list, list, list, dict]:
+    """The rows of one chunk of trees (`keys`: their stored ids): messages, labels, emojis, events."""
+    ids = "(" + ",".join("?" * len(keys)) + ")"
+    rows = {k: conn.execute(queries[k].format(ids=ids), keys).fetchall() for k in ("messages", "labels", "emojis")}
+    events = {}
+    if chunks.opts.events:
+        events = _events(*(conn.execute(queries[k].format(ids=ids), keys).fetchall() for k in ("reactions", "ballots")))
+    return rows["messages"], rows["labels"], rows["emojis"], events
+
+
+def _sqlite_trees(conn: sqlite3.Connection, opts: ExportOptions) -> list[tuple]:
+    """Every tree the export takes: (canonical id, state, origin, stored id), in id order."""
+    cond, params = _where(opts, lambda i: "?")
+    return conn.execute(f"SELECT {_sqlite_id('id')}, state, origin, id FROM trees WHERE {cond} ORDER BY id", params).fetchall()
+
+
+def _export_sqlite(db_path: str, opts: ExportOptions, out, report: ExportReport, tick) -> None:
+    """The whole export on SQLite in this worker thread, from one read snapshot."""
+    conn = _sqlite_read(db_path)
+    writer = _LineWriter(out)
     try:
-        conn.execute("PRAGMA cache_size = -65536")
         conn.execute("BEGIN")  # with the first read, one snapshot for the whole file
-        cond, params = job.where(lambda i: "?")
-        total = conn.execute(f"SELECT count(*) FROM trees WHERE {cond}", params).fetchone()[0]
-        q = _queries(_sqlite_id, lambda c: c, lambda c: c)
-        cursor = conn.execute(f"SELECT {_sqlite_id('id')}, state, origin, id FROM trees WHERE {cond} ORDER BY trees.id", params)
-        done = 0
-        while trees := cursor.fetchmany(CHUNK_TREES):
-            keys = [t[3] for t in trees]
-            ids = "(" + ",".join("?" * len(keys)) + ")"
-            rows = {k: conn.execute(q[k].format(ids=ids), keys).fetchall() for k in ("messages", "labels", "emojis")}
-            events = {}
-            if job.opts.events:
-                events = _events(*(conn.execute(q[k].format(ids=ids), keys).fetchall() for k in ("reactions", "ballots")))
-            job.chunk([t[:3] for t in trees], rows["messages"], rows["labels"], rows["emojis"], events)
-            done += len(trees)
-            tick(done, total)
+        trees = _sqlite_trees(conn, opts)
+        chunks, queries = _Chunks(opts), _queries(pg=False)
+        for start in range(0, len(trees), CHUNK_TREES):
+            part = trees[start : start + CHUNK_TREES]
+            rows = _sqlite_chunk(conn, chunks, queries, [t[3] for t in part])
+            text, n_trees, n_messages = chunks.text([t[:3] for t in part], *rows)
+            writer.put(text)
+            report.trees += n_trees
+            report.messages += n_messages
+            tick(start + len(part), len(trees))
         conn.execute("COMMIT")
     finally:
         conn.close()
+        writer.close()
 
 
-async def _export_async(raw: Raw, job: _Job, tick) -> None:
+def _gzip_header(path: str | Path) -> bytes:
+    """A gzip member header as Python's gzip module writes it (file name without .gz, this time)."""
+    name = os.path.basename(str(path))
+    name = name[:-3] if name.endswith(".gz") else name
+    try:
+        fname = name.encode("latin-1") + b"\0"
+    except UnicodeEncodeError:
+        fname = b""
+    flags = 8 if fname else 0
+    return b"\037\213\010" + bytes([flags]) + struct.pack("<I", int(time.time())) + b"\000\377" + fname
+
+
+_CRC_POLY = 0xEDB88320  # CRC-32 (gzip), bit-reflected
+
+
+def _crc_mul(a: int, b: int) -> int:
+    """a·b modulo the CRC polynomial, both in the reflected bit order (x^0 is the top bit)."""
+    product = 0
+    for _ in range(32):
+        if a & 0x80000000:
+            product ^= b
+        a = (a << 1) & 0xFFFFFFFF
+        b = (b >> 1) ^ _CRC_POLY if b & 1 else b >> 1
+    return product
+
+
+_X_POW2 = [0x40000000]  # x^(2^k) mod p: x^1, x^2, x^4, ...
+for _ in range(63):
+    _X_POW2.append(_crc_mul(_X_POW2[-1], _X_POW2[-1]))
+
+
+def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """The CRC-32 of A+B from crc32(A), crc32(B) and len(B): crc32(A) shifted by len(B) zero bytes
+    (a multiplication by x^(8·len2)) plus crc32(B)."""
+    shift, n, k = 0x80000000, len2, 3  # x^0; then x^(8·len2) = product of x^(2^k) for the bits of len2, k from 3
+    while n:
+        if n & 1:
+            shift = _crc_mul(_X_POW2[k], shift)
+        n >>= 1
+        k += 1
+    return _crc_mul(shift, crc1) ^ crc2
+
+
+def _sqlite_worker(db_path: str, opts: ExportOptions, index: int, count: int, gz: bool, conn) -> None:
+    """One rendering process: waits for "go", opens its snapshot, says "ready", then renders every
+    `count`-th chunk from `index` and sends each as (header, bytes)."""
+    gc.disable()  # as gc_paused: rows and strings are acyclic, and the process ends with the export
+    db = None
+    try:
+        db = _sqlite_read(db_path)
+        conn.recv()  # "go": the parent holds the write lock until every process has read once
+        db.execute("BEGIN")
+        trees = _sqlite_trees(db, opts)  # the first read: this process's snapshot starts here
+        conn.send(("ready", len(trees)))
+        chunks, queries = _Chunks(opts), _queries(pg=False)
+        for start in range(index * CHUNK_TREES, len(trees), count * CHUNK_TREES):
+            part = trees[start : start + CHUNK_TREES]
+            rows = _sqlite_chunk(db, chunks, queries, [t[3] for t in part])
+            text, n_trees, n_messages = chunks.text([t[:3] for t in part], *rows)
+            data = text.encode()
+            crc, size = zlib.crc32(data), len(data)
+            if gz:
+                # A raw deflate stream of its own, ended by a sync flush (byte-aligned, not final):
+                # the parent joins the chunks into one gzip member.
+                z = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+                data = z.compress(data) + z.flush(zlib.Z_SYNC_FLUSH)
+            conn.send(("chunk", n_trees, n_messages, crc, size))
+            conn.send_bytes(data)
+        db.execute("COMMIT")
+    except (EOFError, BrokenPipeError):
+        pass  # the parent gave up: nothing to say
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
+        try:
+            conn.send(("error", exc, traceback.format_exc()))
+        except Exception:  # noqa: BLE001 - an exception that cannot be pickled
+            conn.send(("error", None, traceback.format_exc()))
+    finally:
+        if db is not None:
+            db.close()
+        conn.close()
+
+
+def _processes(n_trees: int) -> int:
+    """How many rendering processes an export of n_trees trees gets on SQLite (0: none, in-thread)."""
+    if n_trees < PROCESS_MIN_TREES or os.linesep != "\n":  # the processes write bytes: no newline translation
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(MAX_PROCESSES, cores, -(-n_trees // CHUNK_TREES)) if cores > 1 else 0
+
+
+def _export_sqlite_processes(db_path: str, opts: ExportOptions, path: Path, n: int, report: ExportReport, tick) -> bool:
+    """The export on SQLite rendered by n processes; False (nothing written) when the write lock,
+    which makes their snapshots one, cannot be had (a read-only file): the caller exports in-thread."""
+    try:
+        lock = sqlite3.connect(db_path, timeout=30, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error:
+        return False
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])  # forked renderers start with this module imported
+    gz = str(path).endswith(".gz")
+    pipes, procs = [], []
+    ok = False
+    try:
+        for i in range(n):
+            parent_end, child_end = ctx.Pipe()
+            proc = ctx.Process(target=_sqlite_worker, args=(db_path, opts, i, n, gz, child_end),
+                               name=f"oasst-export-{i}", daemon=True)  # fmt: skip
+            proc.start()
+            child_end.close()
+            pipes.append(parent_end)
+            procs.append(proc)
+        # No commit between the processes' first reads: they all see the same database.
+        try:
+            lock.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            if lock.in_transaction:
+                raise
+            return False  # read-only: and so the in-thread export, whose one connection needs no lock
+        try:
+            for p in pipes:
+                p.send("go")
+            totals = {_recv(p)[1] for p in pipes}
+        finally:
+            lock.execute("ROLLBACK")
+        total = totals.pop()
+        assert not totals, "the rendering processes saw different trees"
+        with open(path, "wb") as out:
+            crc = size = 0
+            if gz:
+                out.write(_gzip_header(path))
+            done = 0
+            for i in range(-(-total // CHUNK_TREES)):
+                p = pipes[i % n]
+                _, n_trees, n_messages, chunk_crc, chunk_size = _recv(p)
+                data = p.recv_bytes()
+                out.write(data)
+                crc, size = crc32_combine(crc, chunk_crc, chunk_size), size + chunk_size
+                report.trees += n_trees
+                report.messages += n_messages
+                done = min(done + CHUNK_TREES, total)
+                tick(done, total)
+            if gz:
+                out.write(b"\003\000")  # an empty final block ends the deflate stream
+                out.write(struct.pack("<II", crc, size & 0xFFFFFFFF))
+        ok = True
+        return True
+    finally:
+        lock.close()
+        for p in pipes:
+            p.close()
+        for proc in procs:
+            if not ok:
+                proc.kill()  # our own children: nothing they hold is needed any more
+            proc.join()
+
+
+def _recv(pipe) -> tuple:
+    """The next message from a rendering process; its error raised here."""
+    try:
+        msg = pipe.recv()
+    except EOFError:
+        raise RuntimeError("an export process ended unexpectedly") from None
+    if msg[0] == "error":
+        _, exc, trace = msg
+        if exc is not None:
+            raise exc
+        raise RuntimeError(f"an export process failed:\n{trace}")
+    return msg
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------------
+
+
+async def _export_async(raw: Raw, opts: ExportOptions, writer: _LineWriter, report: ExportReport, tick) -> None:
     """The export through the async driver (PostgreSQL): the next chunk is read while this one is rendered."""
-    cond, params = job.where(raw.ph)
+    cond, params = _where(opts, raw.ph)
     total = (await raw.fetch(f"SELECT count(*) FROM trees WHERE {cond}", params))[0][0]
-    q = _queries(raw.uid_sql, raw.json_sql, raw.uid_sql)
+    q = _queries(pg=True)
+    chunks = _Chunks(opts, Raw(None, "postgresql").iso)
 
     async def page(last) -> tuple[list, dict]:
         where = f"{cond} AND id > {raw.ph(len(params) + 1)}" if last is not None else cond
@@ -242,9 +465,17 @@ async def _export_async(raw: Raw, job: _Job, tick) -> None:
             [*params, last] if last is not None else params,
         )  # fmt: skip
         keys = [t[3] for t in trees]
-        kinds = ("messages", "labels", "emojis", *(("reactions", "ballots") if job.opts.events else ()))
+        kinds = ("messages", "labels", "emojis", *(("reactions", "ballots") if opts.events else ()))
         rows = {k: await raw.fetch_in(q[k], keys) for k in kinds} if keys else {}
         return trees, rows
+
+    def render(trees: list, rows: dict) -> None:
+        events = _events(rows.get("reactions", []), rows.get("ballots", []))
+        text, n_trees, n_messages = chunks.text([(t[0], t[1], t[2]) for t in trees], rows["messages"], rows["labels"],
+                                                rows["emojis"], events)  # fmt: skip
+        writer.put(text)
+        report.trees += n_trees
+        report.messages += n_messages
 
     fetching = asyncio.ensure_future(page(None))
     done = 0
@@ -254,9 +485,7 @@ async def _export_async(raw: Raw, job: _Job, tick) -> None:
             if not trees:
                 break
             fetching = asyncio.ensure_future(page(trees[-1][3]))
-            events = _events(rows.get("reactions", []), rows.get("ballots", []))
-            chunk = [(t[0], t[1], t[2]) for t in trees]
-            await asyncio.to_thread(job.chunk, chunk, rows["messages"], rows["labels"], rows["emojis"], events)
+            await asyncio.to_thread(render, trees, rows)
             done += len(trees)
             tick(done, total)
     finally:
@@ -264,35 +493,56 @@ async def _export_async(raw: Raw, job: _Job, tick) -> None:
         await asyncio.gather(fetching, return_exceptions=True)
 
 
+# --- the entry point ----------------------------------------------------------------------------
+
+
 async def export(
-    db: Database, path: str | Path, opts: ExportOptions = ExportOptions(), *, progress: Callable[[int, int], None] | None = None
-) -> ExportReport:
-    """Write the chosen trees to a trees or messages file (.gz compresses), streaming."""
+    db: Database, path: str | Path, opts: ExportOptions = ExportOptions(), *, progress: Callable[[int, int], None] | None = None,
+    processes: int | None = None,
+) -> ExportReport:  # fmt: skip
+    """Write the chosen trees to a trees or messages file (.gz compresses), streaming.
+
+    `processes`: on SQLite, how many rendering processes (None: by the export's size and the
+    cores; 0: in this process)."""
     opts.check()
     started = time.perf_counter()
     report = ExportReport(str(path))
-    out = await asyncio.to_thread(open_text, path, "w")
     loop = asyncio.get_running_loop()
-    try:
-        with gc_paused():
-            if db.is_sqlite:
-                job = _Job(opts, out, report, Raw(None, "sqlite").iso)
-                try:
-                    tick = (lambda d, t: loop.call_soon_threadsafe(progress, d, t)) if progress else (lambda d, t: None)
-                    await asyncio.to_thread(_export_sqlite, db.url.database, job, tick)
-                finally:
-                    await asyncio.to_thread(job.writer.close)
-            else:
+    with gc_paused():
+        if db.is_sqlite:
+            tick = (lambda d, t: loop.call_soon_threadsafe(progress, d, t)) if progress else (lambda d, t: None)
+            await asyncio.to_thread(_sqlite_export, db.url.database, opts, Path(path), processes, report, tick)
+        else:
+            out = await asyncio.to_thread(open_text, path, "w")
+            try:
                 async with db.read_engine.connect() as conn:
                     # One snapshot for the whole file, however long it takes.
                     conn = await conn.execution_options(isolation_level="REPEATABLE READ")
                     async with conn.begin():
-                        job = _Job(opts, out, report, Raw(None, "postgresql").iso)
+                        writer = _LineWriter(out)
                         try:
-                            await _export_async(await Raw.of(conn), job, progress or (lambda d, t: None))
+                            await _export_async(await Raw.of(conn), opts, writer, report, progress or (lambda d, t: None))
                         finally:
-                            await asyncio.to_thread(job.writer.close)
-    finally:
-        await asyncio.to_thread(out.close)
+                            await asyncio.to_thread(writer.close)
+            finally:
+                await asyncio.to_thread(out.close)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _sqlite_export(db_path: str, opts: ExportOptions, path: Path, processes: int | None, report: ExportReport, tick) -> None:
+    """The SQLite export, in a worker thread: in processes when it is large enough, else here."""
+    if processes is None:
+        conn = _sqlite_read(db_path)
+        try:
+            cond, params = _where(opts, lambda i: "?")
+            processes = _processes(conn.execute(f"SELECT count(*) FROM trees WHERE {cond}", params).fetchone()[0])
+        finally:
+            conn.close()
+    if processes > 0 and _export_sqlite_processes(db_path, opts, path, processes, report, tick):
+        return
+    out = open_text(path, "w")
+    try:
+        _export_sqlite(db_path, opts, out, report, tick)
+    finally:
+        out.close()

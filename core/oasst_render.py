@@ -5,6 +5,10 @@ labels from a cache of rendered `"name": {"value": v, "count": n}` pieces and it
 as the JSON text already stored: building a dict per node and a dict per label for json.dumps,
 and repr() of two million floats, was most of an export's time. Any other node goes through a
 dict and json.dumps as before, so both give the same JSON.
+
+A chunk's label rows become each message's labels text in `Renderer.labels`, with the cache
+looked up through map() (no Python code per label row): the rows arrive grouped by message and
+ordered by name, from SQL.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
+from itertools import groupby
+from operator import itemgetter
 from json.encoder import encode_basestring as _q  # the C encoder, ensure_ascii=False
 
 from core.oasst_format import EMPTY_KEY, NO_TIME_KEY, Anonymizer
@@ -30,6 +36,7 @@ _HEAD = (
 _TAIL = '"labels": {}, "events": null, "detoxify": {}, "message_tree_id": {}, "tree_state": {}}}'
 _NODE_TREE = _HEAD + '"replies": [{}], ' + _TAIL  # trees file: replies nested
 _NODE_FLAT = _HEAD + _TAIL  # messages file: no replies key
+_FIRST, _SECOND, _LABEL = itemgetter(0), itemgetter(1), itemgetter(1, 2, 3)
 
 
 class Renderer:
@@ -52,9 +59,38 @@ class Renderer:
             return False
         return not (m[SYNTH] and not synthetic)
 
-    def tree(self, tree_id: str, state: str, origin: str | None, rows: Sequence[MessageRow], labels: dict,
+    def labels(self, rows: Sequence, raw_keys: set) -> tuple[dict, dict]:
+        """Each message's labels as JSON text, from rows (key, name, value, count) grouped by message
+        key and ordered by name; the rows themselves too for the messages in `raw_keys`."""
+        cache = self._labels
+        pieces = list(map(cache.get, map(_LABEL, rows)))
+        i = -1
+        try:
+            while True:  # misses only: list.index searches in C
+                i = pieces.index(None, i + 1)
+                pieces[i] = self._label_piece(_LABEL(rows[i]))
+        except ValueError:
+            pass
+        texts = {key: "{" + ", ".join(map(_SECOND, group)) + "}" for key, group in groupby(zip(map(_FIRST, rows), pieces), _FIRST)}
+        kept: dict = {}
+        if raw_keys:
+            for key, group in groupby(rows, _FIRST):
+                if key in raw_keys:
+                    kept[key] = [_LABEL(r) for r in group]
+        return texts, kept
+
+    def _label_piece(self, key: tuple) -> str:
+        name, value, count = key
+        piece = f'{_q(name)}: {{"value": {float(value)!r}, "count": {count}}}'
+        if len(self._labels) < 1_000_000:
+            self._labels[key] = piece
+        return piece
+
+    def tree(self, tree_id: str, state: str, origin: str | None, rows: Sequence[MessageRow], labels: tuple[dict, dict],
              emojis: dict, events: dict) -> tuple[list[str], int]:  # fmt: skip
-        """The lines of one tree (none when its prompt is filtered out) and how many messages they hold."""
+        """The lines of one tree (none when its prompt is filtered out) and how many messages they hold.
+
+        `labels` is what `labels()` returned for the chunk."""
         children: dict[str | None, list[MessageRow]] = {}
         ids = {m[ID] for m in rows}
         root = None
@@ -108,7 +144,7 @@ class Renderer:
         uid, pid = m[USER], m[PARENT]
         if anon is not None:
             mid, pid, uid = anon("message", mid), anon("message", pid), anon("user", uid)
-        lab = labels.get(m[KEY])
+        lab = labels[0].get(m[KEY])
         emo = emojis.get(m[KEY])
         template, nested = (_NODE_FLAT, ()) if replies is None else (_NODE_TREE, (replies,))
         return template.format(
@@ -116,7 +152,7 @@ class Renderer:
             "null" if m[CREATED] is None else f'"{m[CREATED]}"', _q(m[TEXT]), s(m[ROLE]), s(m[LANG]), m[REVIEWS],
             _BOOL[m[RESULT]], _BOOL[bool(m[DELETED])], "null" if m[RANK] is None else m[RANK],
             _BOOL[bool(m[SYNTH])], s(m[MODEL]), "null" if emo is None else json.dumps(emo, ensure_ascii=False),
-            *nested, "null" if lab is None else self._label_text(lab),
+            *nested, "null" if lab is None else lab,
             "null" if m[DETOX] is None else m[DETOX], *(flat or ("null", "null")),
         )  # fmt: skip
 
@@ -131,22 +167,9 @@ class Renderer:
                 self._strings[value] = out
         return out
 
-    def _label_text(self, rows: list[tuple]) -> str:
-        rows.sort()  # by name (unique per message); already in order as read, so nearly free
-        cache, parts = self._labels, []
-        for key in rows:
-            piece = cache.get(key)
-            if piece is None:
-                name, value, count = key
-                piece = f'{_q(name)}: {{"value": {float(value)!r}, "count": {count}}}'
-                if len(cache) < 1_000_000:
-                    cache[key] = piece
-            parts.append(piece)
-        return "{" + ", ".join(parts) + "}"
-
     def _node_generic(self, m: MessageRow, replies: str | None, labels: dict, emojis: dict, ev: dict | None,
                       flat: tuple[str, str] | None) -> str:  # fmt: skip
-        lab = labels.get(m[KEY])
+        lab = labels[1].get(m[KEY])
         node = {
             "message_id": m[ID], "parent_id": m[PARENT], "user_id": m[USER], "created_date": m[CREATED],
             "text": m[TEXT], "role": m[ROLE], "lang": m[LANG], "review_count": m[REVIEWS],

@@ -47,8 +47,7 @@ FAMILY_TYPES: dict[str, tuple[TaskType, ...]] = {
 SKIP_EMOJI = {"write": "_skip_reply", "rank": "_skip_ranking", "label": "_skip_labeling"}
 SAMPLE = 8  # candidates drawn from per query: enough to spread concurrent users, never all rows
 TREE_SAMPLE = 20  # growing trees sampled per reply-candidate query
-RANK_PAGE = 50  # trees per page of ranking candidates
-RANK_PAGES = 4  # pages a ranking request reads before giving up
+RANK_TREES = 200  # oldest trees per ranking state whose sibling sets a ranking request looks at
 CHILD = aliased(Message, name="child")  # built once: an alias re-creates every column proxy
 
 
@@ -307,24 +306,26 @@ class TaskPicker:
             not_(_served_before(self.user.id, FAMILY_TYPES["rank"])),
         )
         candidates: list[Message] = []
-        # Live ranking before the imported backlog, oldest trees first, a page of trees at a time
-        # through the (state, lang, updated_at) index: the per-set checks never run on every tree.
+        # Live ranking before the imported backlog, oldest trees first. The per-set checks run on the
+        # oldest RANK_TREES trees of the state only, found through the (state, lang, updated_at)
+        # index, in one statement: a language whose ranking trees have nothing left to rank (an
+        # imported backlog) costs one query per state, not one per page.
         for state in trees.RANKING_STATES:
-            for page in range(RANK_PAGES):
-                tree_ids = (
-                    await self.s.scalars(
-                        select(Tree.id)
-                        .where(Tree.state == state, Tree.lang == self.lang)
-                        .order_by(Tree.updated_at)
-                        .offset(page * RANK_PAGE)
-                        .limit(RANK_PAGE)
-                    )
-                ).all()
-                if tree_ids:
-                    q = select(Message).where(Message.tree_id.in_(tree_ids), *conditions).limit(SAMPLE)
-                    candidates = (await self.s.scalars(q)).all()
-                if candidates or len(tree_ids) < RANK_PAGE:
-                    break
+            oldest = (
+                select(Tree.id, Tree.updated_at)
+                .where(Tree.state == state, Tree.lang == self.lang)
+                .order_by(Tree.updated_at)
+                .limit(RANK_TREES)
+                .subquery()
+            )
+            q = (
+                select(Message)
+                .join(oldest, Message.tree_id == oldest.c.id)
+                .where(*conditions)
+                .order_by(oldest.c.updated_at)
+                .limit(SAMPLE)
+            )
+            candidates = (await self.s.scalars(q)).all()
             if candidates:
                 break
         if not candidates:
