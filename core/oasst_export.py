@@ -126,22 +126,55 @@ def _sqlite_iso(column: str) -> str:
             f"ELSE {c} END,12)||'+00:00')")  # fmt: skip
 
 
-def _queries(pg: bool) -> dict[str, str]:
+def _sqlite_head(ids: dict) -> str:
+    """SQL writing a node's JSON from its start to `"emojis": ` as Renderer._node would, on SQLite
+    (json_quote escapes exactly as Python's encoder: checked for every code point)."""
+
+    def opt_id(column: str) -> str:
+        return f"CASE WHEN {column} IS NULL THEN 'null' ELSE '\"'||{ids[column]}||'\"' END"
+
+    def flag(column: str) -> str:
+        return f"CASE WHEN {column} THEN 'true' ELSE 'false' END"
+
+    return ("""'{"message_id": "'||""" + ids["m.id"] + """||'", "parent_id": '||""" + opt_id("m.parent_id")
+            + """||', "user_id": '||""" + opt_id("m.user_id")
+            + """||', "created_date": '||CASE WHEN m.created_at IS NULL THEN 'null' ELSE '"'||""" + ids["created"] + """||'"' END"""
+            + """||', "text": '||json_quote(m.text)||', "role": '||json_quote(m.role)||', "lang": '||json_quote(m.lang)"""
+            + """||', "review_count": '||m.review_count||', "review_result": '||"""
+            + """CASE WHEN m.review_result IS NULL THEN 'null' WHEN m.review_result THEN 'true' ELSE 'false' END"""
+            + """||', "deleted": '||""" + flag("m.deleted") + """||', "rank": '||coalesce(m.rank, 'null')"""
+            + """||', "synthetic": '||""" + flag("m.synthetic") + """||', "model_name": '||json_quote(m.model_name)"""
+            + """||', "emojis": '""")  # fmt: skip
+
+
+def _queries(pg: bool, head: bool = False) -> dict[str, str]:
     """The per-chunk queries in the dialect: ids as canonical text, JSON as text, times in ISO 8601
-    on SQLite. Label and emoji rows come keyed as the message rows' last column (the rowid on
-    SQLite: no id text to build per label row), grouped by message, labels ordered by name."""
+    on SQLite. Label and emoji rows come keyed as the message rows' KEY column (the rowid on
+    SQLite: no id text to build per label row), grouped by message, labels ordered by name.
+
+    `head` (SQLite, no anonymisation, no events): the message rows carry the start of their JSON
+    (HEAD), and the columns it holds only where a node goes through a dict (unknown fields kept)."""
     raw = Raw(None, "postgresql" if pg else "sqlite")
     u, j = (raw.uid_sql, raw.json_sql) if pg else (_sqlite_id, lambda c: c)
     cols = {"u": _Columns(u), "j": _Columns(j)}
-    created = "created_at" if pg else _sqlite_iso("m.created_at")
+    created = "m.created_at" if pg else _sqlite_iso("m.created_at")
     key, order = (u("m.id"), "m.id") if pg else ("m.rowid", "m.tree_id, m.rowid")
     # Names in code-point order, as Python sorts them (SQLite's BINARY collation is that already).
     # On SQLite the ORDER BY is the order the tree_id index delivers: no sort.
     by_name = 'l.name COLLATE "C"' if pg else "l.name"
+    mid, pid, uid = u("m.id"), u("m.parent_id"), u("m.user_id")
+    if head and not pg:
+        # Columns the head holds: only where the node needs them itself (unknown fields kept).
+        only = lambda c: f"CASE WHEN m.extra IS NOT NULL THEN {c} END"  # noqa: E731
+        user, text, role, lang, reviews, model = map(only, (uid, "m.text", "m.role", "m.lang", "m.review_count", "m.model_name"))
+        head_sql = _sqlite_head({"m.id": mid, "m.parent_id": pid, "m.user_id": uid, "created": created})
+        head_sql = "CASE WHEN m.extra IS NULL THEN " + head_sql.replace("{", "{{").replace("}", "}}") + " END"  # {ids} stays
+    else:
+        user, text, role, lang, reviews, model, head_sql = uid, "m.text", "m.role", "m.lang", "m.review_count", "m.model_name", "NULL"
     return {
-        "messages": (f"SELECT {u('m.id')}, {u('m.tree_id')}, {u('m.parent_id')}, {u('m.user_id')}, {created}, m.text, "
-                     f"m.role, m.lang, m.review_count, m.review_result, m.deleted, m.rank, m.synthetic, m.model_name, "
-                     f"{j('m.detoxify')}, {j('m.extra')}, {key} FROM messages m WHERE m.tree_id IN {{ids}}"),
+        "messages": (f"SELECT {mid}, {u('m.tree_id')}, {pid}, {user}, {created}, {text}, {role}, {lang}, {reviews}, "
+                     f"m.review_result, m.deleted, m.rank, m.synthetic, {model}, {j('m.detoxify')}, {j('m.extra')}, {key}, "
+                     f"{head_sql} FROM messages m WHERE m.tree_id IN {{ids}}"),
         "labels": (f"SELECT {key}, l.name, l.value, l.count FROM label_summaries l JOIN messages m ON m.id = l.message_id "
                    f"WHERE m.tree_id IN {{ids}} ORDER BY {order}, {by_name}"),
         "emojis": (f"SELECT {key}, e.emoji, e.count FROM emoji_counts e JOIN messages m ON m.id = e.message_id "
@@ -237,7 +270,13 @@ def _sqlite_read(db_path: str) -> sqlite3.Connection:
     uri = f"file:{urllib.parse.quote(db_path)}?mode=ro"
     conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30, isolation_level=None)
     conn.execute("PRAGMA cache_size = -65536")
+    conn.execute("PRAGMA mmap_size = 1073741824")  # pages read in place, not copied: reads ~15 % faster
     return conn
+
+
+def _sqlite_heads(opts: ExportOptions) -> bool:
+    """Whether SQLite writes the nodes' heads: not when ids are anonymised or events added."""
+    return not opts.anonymize and not opts.events
 
 
 def _sqlite_chunk(conn: sqlite3.Connection, chunks: _Chunks, queries: dict, keys: list) -> tuple[list, list, list, dict]:
@@ -263,7 +302,7 @@ def _export_sqlite(db_path: str, opts: ExportOptions, out, report: ExportReport,
     try:
         conn.execute("BEGIN")  # with the first read, one snapshot for the whole file
         trees = _sqlite_trees(conn, opts)
-        chunks, queries = _Chunks(opts), _queries(pg=False)
+        chunks, queries = _Chunks(opts), _queries(pg=False, head=_sqlite_heads(opts))
         for start in range(0, len(trees), CHUNK_TREES):
             part = trees[start : start + CHUNK_TREES]
             rows = _sqlite_chunk(conn, chunks, queries, [t[3] for t in part])
@@ -332,7 +371,7 @@ def _sqlite_worker(db_path: str, opts: ExportOptions, index: int, count: int, gz
         db.execute("BEGIN")
         trees = _sqlite_trees(db, opts)  # the first read: this process's snapshot starts here
         conn.send(("ready", len(trees)))
-        chunks, queries = _Chunks(opts), _queries(pg=False)
+        chunks, queries = _Chunks(opts), _queries(pg=False, head=_sqlite_heads(opts))
         for start in range(index * CHUNK_TREES, len(trees), count * CHUNK_TREES):
             part = trees[start : start + CHUNK_TREES]
             rows = _sqlite_chunk(db, chunks, queries, [t[3] for t in part])
@@ -412,7 +451,7 @@ def _export_sqlite_processes(db_path: str, opts: ExportOptions, path: Path, n: i
             for i in range(-(-total // CHUNK_TREES)):
                 p = pipes[i % n]
                 _, n_trees, n_messages, chunk_crc, chunk_size = _recv(p)
-                data = p.recv_bytes()
+                data = _recv_bytes(p)
                 out.write(data)
                 crc, size = crc32_combine(crc, chunk_crc, chunk_size), size + chunk_size
                 report.trees += n_trees
@@ -438,7 +477,7 @@ def _recv(pipe) -> tuple:
     """The next message from a rendering process; its error raised here."""
     try:
         msg = pipe.recv()
-    except EOFError:
+    except (EOFError, OSError):
         raise RuntimeError("an export process ended unexpectedly") from None
     if msg[0] == "error":
         _, exc, trace = msg
@@ -446,6 +485,13 @@ def _recv(pipe) -> tuple:
             raise exc
         raise RuntimeError(f"an export process failed:\n{trace}")
     return msg
+
+
+def _recv_bytes(pipe) -> bytes:
+    try:
+        return pipe.recv_bytes()
+    except (EOFError, OSError):
+        raise RuntimeError("an export process ended unexpectedly") from None
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------------

@@ -24,10 +24,11 @@ from core.oasst_format import EMPTY_KEY, NO_TIME_KEY, Anonymizer
 
 # A stored message, ids and times already as the format writes them:
 # (id, tree_id, parent_id, user_id, created_iso, text, role, lang, review_count, review_result,
-#  deleted, rank, synthetic, model_name, detoxify_json, extra_json, key), key: the id as labels and
-#  emojis are keyed (as stored)
+#  deleted, rank, synthetic, model_name, detoxify_json, extra_json, key, head), key: the message as
+#  labels and emojis are keyed; head: None, or the node's JSON up to `"emojis": ` written by the
+#  database, in which case user_id, text, role, lang, review_count and model_name may be None.
 MessageRow = tuple
-ID, TREE, PARENT, USER, CREATED, TEXT, ROLE, LANG, REVIEWS, RESULT, DELETED, RANK, SYNTH, MODEL, DETOX, EXTRA, KEY = range(17)
+ID, TREE, PARENT, USER, CREATED, TEXT, ROLE, LANG, REVIEWS, RESULT, DELETED, RANK, SYNTH, MODEL, DETOX, EXTRA, KEY, HEAD = range(18)
 _BOOL = {None: "null", True: "true", False: "false"}  # 0 and 1 (SQLite) hash as False and True
 _HEAD = (
     '{{"message_id": "{}", "parent_id": {}, "user_id": {}, "created_date": {}, "text": {}, "role": {}, "lang": {}, '
@@ -68,7 +69,8 @@ class Renderer:
         try:
             while True:  # misses only: list.index searches in C
                 i = pieces.index(None, i + 1)
-                pieces[i] = self._label_piece(_LABEL(rows[i]))
+                key = _LABEL(rows[i])
+                pieces[i] = cache.get(key) or self._label_piece(key)
         except ValueError:
             pass
         texts = {key: "{" + ", ".join(map(_SECOND, group)) + "}" for key, group in groupby(zip(map(_FIRST, rows), pieces), _FIRST)}
@@ -136,6 +138,16 @@ class Renderer:
     def _node(self, m: MessageRow, replies: str | None, labels: dict, emojis: dict, events: dict,
               flat: tuple[str, str] | None) -> str:  # fmt: skip
         """One node's JSON; `replies` is the rendered list (trees format) or None (messages format)."""
+        head = m[HEAD]
+        if head is not None:  # no unknown fields, no events
+            key = m[KEY]
+            emo, lab, detox = emojis.get(key), labels[0].get(key), m[DETOX]
+            emo = "null" if emo is None else json.dumps(emo, ensure_ascii=False)
+            if replies is not None:
+                return (f'{head}{emo}, "replies": [{replies}], "labels": {"null" if lab is None else lab}, "events": null, '
+                        f'"detoxify": {"null" if detox is None else detox}, "message_tree_id": null, "tree_state": null}}')  # fmt: skip
+            return (f'{head}{emo}, "labels": {"null" if lab is None else lab}, "events": null, '
+                    f'"detoxify": {"null" if detox is None else detox}, "message_tree_id": {flat[0]}, "tree_state": {flat[1]}}}')  # fmt: skip
         mid = m[ID]
         ev = events.get(mid)
         if m[EXTRA] is not None or ev is not None:
