@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Table
+import functools
+
+from sqlalchemy import Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,20 +15,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 ROW_LOCK = {"key_share": True}
 
 
+def insert_on(dialect: str, table: Table):
+    """An INSERT with ON CONFLICT support for a dialect ("postgresql" or "sqlite")."""
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
 def insert_for(session: AsyncSession, table: Table):
     """An INSERT with ON CONFLICT support for the session's dialect."""
-    dialect = session.bind.dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return insert_on(session.bind.dialect.name, table)
+
+
+@functools.cache
+def _adder(dialect: str, table: Table, keys: tuple[str, ...], counts: tuple[str, ...]):
+    """INSERT … ON CONFLICT DO UPDATE adding to the counters; built once per shape, values bound."""
+    stmt = insert_on(dialect, table).values({name: bindparam(name, type_=table.c[name].type) for name in keys + counts})
+    return stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={name: table.c[name] + stmt.excluded[name] for name in counts}
+    )
 
 
 async def add_counts(session: AsyncSession, table: Table, keys: dict, counts: dict[str, int]) -> None:
     """Insert a counter row or add to it, atomically, in one statement."""
-    stmt = insert_for(session, table).values(**keys, **counts)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={name: table.c[name] + stmt.excluded[name] for name in counts},
-    )
-    await session.execute(stmt)
+    stmt = _adder(session.bind.dialect.name, table, tuple(keys), tuple(counts))
+    await session.execute(stmt, {**keys, **counts})
 
 
 async def insert_ignore(session: AsyncSession, table: Table, values: dict, conflict: list[str]) -> bool:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import activity, trees
@@ -36,7 +37,7 @@ from core.models import (
     User,
     utcnow,
 )
-from core.sql import ROW_LOCK, add_counts, insert_for
+from core.sql import ROW_LOCK, add_counts, insert_on
 from core.tasks import SKIP_EMOJI
 
 
@@ -172,22 +173,27 @@ async def submit_labels(
     return label, msg
 
 
-async def add_label_summaries(session: AsyncSession, message_id: uuid.UUID, values: dict[str, float]) -> None:
-    """Fold one label set into the per-message means the export carries, in one statement."""
-    if not values:
-        return
+@functools.cache
+def _label_folder(dialect: str):
+    """The upsert folding one label value into its running mean; built once, run once per label."""
     table = LabelSummary.__table__
-    stmt = insert_for(session, table).values(
-        [{"message_id": message_id, "name": n, "value": v, "count": 1} for n, v in values.items()]
-    )
-    stmt = stmt.on_conflict_do_update(
+    values = {name: bindparam(name, type_=table.c[name].type) for name in ("message_id", "name", "value")}
+    stmt = insert_on(dialect, table).values({**values, "count": 1})
+    return stmt.on_conflict_do_update(
         index_elements=["message_id", "name"],
         set_={
             "value": (table.c.value * table.c.count + stmt.excluded.value) / (table.c.count + 1),
             "count": table.c.count + 1,
         },
     )
-    await session.execute(stmt)
+
+
+async def add_label_summaries(session: AsyncSession, message_id: uuid.UUID, values: dict[str, float]) -> None:
+    """Fold one label set into the per-message means the export carries, in one batch."""
+    if not values:
+        return
+    rows = [{"message_id": message_id, "name": n, "value": v} for n, v in values.items()]
+    await session.execute(_label_folder(session.bind.dialect.name), rows)
 
 
 async def skip(session: AsyncSession, settings: Settings, user: User, task: Task) -> None:

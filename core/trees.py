@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
+from functools import cache
 
-from sqlalchemy import and_, delete, false, func, or_, select, true, update
+from sqlalchemy import Integer, and_, bindparam, case, delete, false, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -69,28 +70,57 @@ def reply_cap(settings: Settings, parent_role: str) -> int:
     return t.max_prompter_children if parent_role == "assistant" else t.max_children
 
 
-def active_reservations(now: dt.datetime, *, exclude: uuid.UUID | None = None):
+def active_reservations(now, *, exclude: uuid.UUID | None = None):
     """Pending reply tasks whose slot reservation has not run out."""
     cond = and_(Task.type.in_(REPLY_TYPES), Task.state == TaskState.pending, Task.reserved_until > now)
-    return and_(cond, Task.id != exclude) if exclude else cond
+    return and_(cond, Task.id != exclude) if exclude is not None else cond
+
+
+# Capacity counts are prebuilt statements run with bound values (built once: see core.tasks), each
+# a single row of scalar subqueries, so a capacity check costs one round trip to the database.
+NO_TASK = uuid.UUID(int=0)  # the `exclude` of a check made for no task in particular
+
+
+def _held(where):
+    """Reply slots held by reservations, other than the asking task's own."""
+    held = and_(where, active_reservations(bindparam("now"), exclude=bindparam("exclude")))
+    return select(func.count()).select_from(Task).where(held).scalar_subquery()
+
+
+def _live_count(where):
+    return select(func.count()).select_from(Message).where(where, live()).scalar_subquery()
+
+
+@cache
+def _loads_query():
+    parent, tree = bindparam("parent_id"), bindparam("tree_id")
+    return select(
+        _live_count(Message.parent_id == parent) + _held(Task.message_id == parent),
+        _live_count(Message.tree_id == tree) + _held(Task.tree_id == tree),
+    )
+
+
+@cache
+def _parents_with_room_query():
+    """The tree's parents that could take another reply, each with its count of replies and holds."""
+    children = select(func.count()).select_from(CHILD).where(CHILD.parent_id == Message.id, live(CHILD)).scalar_subquery()
+    load = children + _held(Task.message_id == Message.id)
+    cap = case(
+        (Message.role == "assistant", bindparam("max_prompter_children", type_=Integer)),
+        else_=bindparam("max_children", type_=Integer),
+    )
+    return (
+        select(Message.id)
+        .where(Message.tree_id == bindparam("tree_id"), accepted(), Message.depth < bindparam("max_depth", type_=Integer))
+        .where(load < cap)
+        .limit(1)
+    )
 
 
 async def tree_load(session: AsyncSession, tree_id: uuid.UUID, now: dt.datetime, *, exclude: uuid.UUID | None = None) -> int:
     """Live messages plus reserved reply slots in a tree: what the goal size limits."""
-    messages = await session.scalar(select(func.count()).select_from(Message).where(Message.tree_id == tree_id, live()))
-    reserved = await session.scalar(
-        select(func.count()).select_from(Task).where(Task.tree_id == tree_id, active_reservations(now, exclude=exclude))
-    )
-    return messages + reserved
-
-
-async def parent_load(session: AsyncSession, parent_id: uuid.UUID, now: dt.datetime, *, exclude: uuid.UUID | None = None) -> int:
-    """Live replies plus reserved reply slots under one parent."""
-    children = await session.scalar(select(func.count()).select_from(Message).where(Message.parent_id == parent_id, live()))
-    reserved = await session.scalar(
-        select(func.count()).select_from(Task).where(Task.message_id == parent_id, active_reservations(now, exclude=exclude))
-    )
-    return children + reserved
+    params = {"parent_id": NO_TASK, "tree_id": tree_id, "now": now, "exclude": exclude or NO_TASK}
+    return (await session.execute(_loads_query(), params)).one()[1]
 
 
 async def slot_free(
@@ -102,13 +132,11 @@ async def slot_free(
 
     Call it with the tree locked, so the answer holds until the transaction ends.
     """
-    return (
-        tree.state == TreeState.growing
-        and not parent.deleted
-        and parent.review_result is not False
-        and await parent_load(session, parent.id, now, exclude=exclude) < reply_cap(settings, parent.role)
-        and await tree_load(session, tree.id, now, exclude=exclude) < settings.tree.goal_tree_size
-    )
+    if tree.state != TreeState.growing or parent.deleted or parent.review_result is False:
+        return False
+    params = {"parent_id": parent.id, "tree_id": tree.id, "now": now, "exclude": exclude or NO_TASK}
+    parent_load, load = (await session.execute(_loads_query(), params)).one()
+    return parent_load < reply_cap(settings, parent.role) and load < settings.tree.goal_tree_size
 
 
 async def rankable_parents(session: AsyncSession, settings: Settings, tree_id: uuid.UUID) -> list[uuid.UUID]:
@@ -125,37 +153,15 @@ async def rankable_parents(session: AsyncSession, settings: Settings, tree_id: u
 
 
 async def has_room(session: AsyncSession, settings: Settings, tree: Tree, now: dt.datetime) -> bool:
-    """Whether any parent in a growing tree could still take a reply (a fixed handful of queries)."""
+    """Whether any parent in a growing tree could still take a reply (two queries)."""
     if await tree_load(session, tree.id, now) >= settings.tree.goal_tree_size:
         return False
-    parents = (
-        await session.execute(
-            select(Message.id, Message.role).where(
-                Message.tree_id == tree.id, accepted(), Message.depth < settings.tree.max_tree_depth
-            )
-        )
-    ).all()
-    if not parents:
-        return False
-    children = dict(
-        (
-            await session.execute(
-                select(Message.parent_id, func.count())
-                .where(Message.tree_id == tree.id, Message.parent_id.is_not(None), live())
-                .group_by(Message.parent_id)
-            )
-        ).all()
-    )
-    held = dict(
-        (
-            await session.execute(
-                select(Task.message_id, func.count())
-                .where(Task.tree_id == tree.id, active_reservations(now))
-                .group_by(Task.message_id)
-            )
-        ).all()
-    )
-    return any(children.get(pid, 0) + held.get(pid, 0) < reply_cap(settings, role) for pid, role in parents)
+    t = settings.tree
+    params = {
+        "tree_id": tree.id, "now": now, "exclude": NO_TASK, "max_depth": t.max_tree_depth,
+        "max_children": t.max_children, "max_prompter_children": t.max_prompter_children,
+    }  # fmt: skip
+    return (await session.execute(_parents_with_room_query(), params)).first() is not None
 
 
 async def pending_reviews(session: AsyncSession, tree_id: uuid.UUID) -> int:
