@@ -3,10 +3,12 @@ redelivery de-duplication, and roles that come from the platform."""
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from core.errors import InvalidInput
 from core.models import (
@@ -19,6 +21,11 @@ from core.models import (
     utcnow,
 )
 from core.sql import ROW_LOCK, insert_ignore
+
+# Event ids are remembered longer than any redelivery (Telegram keeps an update for 24 hours) and
+# any posting slot (at most a week), then forgotten, so the table does not grow for ever.
+EVENT_MEMORY_DAYS = 8
+PRUNE_EVENTS_EVERY_SECONDS = 3600
 
 # Settings a community may set, with their defaults; values are strings, lists of strings or ints.
 COMMUNITY_DEFAULTS: dict[str, object] = {
@@ -105,10 +112,15 @@ class CommunityAPI:
     async def first_delivery(self, platform: str, event_id: str | int) -> bool:
         """True the first time an event id is seen; False for a redelivery (drop it)."""
         async with self.db.tx() as s:
-            return await insert_ignore(
+            fresh = await insert_ignore(
                 s, ProcessedEvent.__table__,
                 {"platform": platform, "event_id": str(event_id), "created_at": utcnow()}, ["platform", "event_id"],
             )  # fmt: skip
+            if time.monotonic() - self._events_pruned_at >= PRUNE_EVENTS_EVERY_SECONDS:
+                self._events_pruned_at = time.monotonic()
+                old = utcnow() - dt.timedelta(days=EVENT_MEMORY_DAYS)
+                await s.execute(delete(ProcessedEvent).where(ProcessedEvent.created_at < old))
+            return fresh
 
     async def sync_platform_role(self, user_id: uuid.UUID, role: Role | str, *, source: str) -> None:
         """Set a user's role to what their platform roles say (member or moderator).

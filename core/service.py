@@ -63,6 +63,7 @@ class Chorus(MessagesAPI, CommunityAPI, ModerationAPI, PointsAPI):
         self.rng = random.Random(seed)
         db.rng = self.rng  # draws inside transactions (the lottery) follow the same seed
         self._housekeeping_at: dict[str, float] = {}
+        self._events_pruned_at = float("-inf")
 
     @classmethod
     async def open(cls, settings: Settings | None = None, *, migrate: bool = True, seed: int | None = None) -> Chorus:

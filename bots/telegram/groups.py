@@ -1,8 +1,8 @@
 """Groups: their settings (/setup, /moderator) and open tasks posted on a schedule with deep links.
 
 Tapping a posted task opens a private chat with the bot (t.me/<bot>?start=<kind>), where /start
-continues with a task of that kind. When a group was last posted to is kept in memory only: after
-a restart the worst case is one post early.
+continues with a task of that kind. A group gets one post per interval, counted in wall-clock
+slots recorded in the database, so a restart or a second bot process never posts early.
 """
 
 from __future__ import annotations
@@ -132,14 +132,14 @@ async def post_open_tasks(context: Context, chat_id: int, conf: dict) -> None:
 
 async def post_due(context: Context) -> None:
     """Job: post open tasks in every task group whose interval has passed."""
-    last: dict = context.bot_data.setdefault("last_post", {})
-    now = time.monotonic()
-    for scope, conf in (await core_of(context).all_community_settings(PLATFORM)).items():
+    core = core_of(context)
+    now = time.time()
+    for scope, conf in (await core.all_community_settings(PLATFORM)).items():
         if not conf.get("task_channel"):
             continue
-        if scope in last and now - last[scope] < float(conf.get("post_interval_minutes") or 60) * 60:
-            continue
-        last[scope] = now
+        interval = max(1, int(conf.get("post_interval_minutes") or 60)) * 60
+        if not await core.first_delivery(PLATFORM, f"group-post:{scope}:{interval}:{int(now // interval)}"):
+            continue  # this slot's post is out already (before a restart, or by another process)
         try:
             await post_open_tasks(context, int(conf["task_channel"]), conf)
         except Exception:  # noqa: BLE001 - one group's failure (bot removed) must not stop the others

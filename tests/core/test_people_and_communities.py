@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from core import errors
 from core.db import Database, before_commit
-from core.models import Message, Role, TaskState, TaskType, User
+from core.models import Message, ProcessedEvent, Role, TaskState, TaskType, User, utcnow
 from core.service import Chorus
 from tests.conftest import make_settings
 from tests.core.crowd import people
@@ -75,6 +77,23 @@ async def test_posts_and_redeliveries_are_remembered(chorus):
     assert (post.kind, post.object_id) == ("review", "abc")
     assert await chorus.find_post("discord", 5, 7) is None
     assert len(await chorus.posts_of("review", "abc")) == 1
+
+
+async def test_old_delivery_records_are_forgotten(chorus):
+    assert await chorus.first_delivery("telegram", "old")
+    assert await chorus.first_delivery("telegram", "recent")
+    async with chorus.db.tx() as s:
+        nine_days_ago = utcnow() - dt.timedelta(days=9)
+        await s.execute(update(ProcessedEvent).where(ProcessedEvent.event_id == "old").values(created_at=nine_days_ago))
+    later = Chorus.open_on(chorus.settings)  # a process started later prunes on its first call
+    try:
+        assert await later.first_delivery("telegram", "new")
+    finally:
+        await later.close()
+    async with chorus.db.read() as s:
+        kept = set((await s.scalars(select(ProcessedEvent.event_id))).all())
+    assert kept == {"recent", "new"}
+    assert not await chorus.first_delivery("telegram", "recent")  # still a redelivery
 
 
 async def test_platform_roles_never_demote_a_maintainer(chorus):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import time
 
 import aiohttp
 import pytest
@@ -134,3 +136,25 @@ async def test_webhook_mode(make_bot):
             assert r.status == 200
     reply = await bot.fake.next_message(ALICE)
     assert "Chorus" in reply.text
+
+
+async def test_group_post_schedule_survives_a_restart(make_bot):
+    """A group gets one post per interval: a restarted bot does not post again in the same slot."""
+    group, admin = -2002, 900
+    first = await make_bot()
+    first.post_every = 0.1
+    await prepare(first.core, TaskType.rank_assistant_replies)
+    await first.start()
+    first.fake.admins[group] = {admin}
+    minute = int(time.time() // 60)
+    reply = await first.send(admin, "/setup tasks 1", chat=group)
+    await first.fake.next_message(group, reply.message_id, lambda m: "Chorus needs you" in m.text)
+    await first.stop()
+
+    second = await make_bot()  # a new process on the same database
+    second.post_every = 0.1
+    await second.start()
+    await asyncio.sleep(1.0)  # ten ticks of the poster
+    posts = [m for m in second.fake.bot_messages(group) if "Chorus needs you" in m.text]
+    slots = len({minute, int(time.time() // 60)})  # the test may straddle a minute boundary
+    assert len(posts) <= slots, [m.text[:40] for m in posts]
