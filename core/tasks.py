@@ -14,7 +14,6 @@ from functools import cache
 
 from sqlalchemy import Integer, and_, bindparam, case, exists, false, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from core import trees
 from core.config import Settings
@@ -49,7 +48,7 @@ SKIP_EMOJI = {"write": "_skip_reply", "rank": "_skip_ranking", "label": "_skip_l
 SAMPLE = 8  # candidates drawn from per query: enough to spread concurrent users, never all rows
 TREE_SAMPLE = 20  # growing trees sampled per reply-candidate query
 RANK_TREES = 200  # oldest trees per ranking state whose sibling sets a ranking request looks at
-CHILD = aliased(Message, name="child")  # built once: an alias re-creates every column proxy
+CHILD = trees.CHILD
 
 
 # The candidate statements are built once and run with bound values: building a statement of this

@@ -71,3 +71,19 @@ async def test_bad_options_and_a_file_over_the_limit_get_a_sentence(discord_env,
     shown = await fake.answer(await fake.command(keeper, "admin export"))
     assert "over the 200 bytes Discord accepts" in shown["content"] and "chorus export" in shown["content"]
     assert not shown["attachments"]
+
+
+async def test_a_slow_export_is_deferred_then_delivered(discord_env, tmp_path, monkeypatch):
+    """Past Discord's window the bot defers ("thinking…"), then edits the answer in with the file."""
+    from bots.discord import replies
+
+    monkeypatch.setattr(replies, "DEFER_AFTER", 0.0)  # as if the export took longer than 2 s
+    fake, core = discord_env.fake, discord_env.core
+    _, keeper = await staff(fake)
+    seeded = await seed_trees(core, tmp_path)
+    shown = await fake.answer(await fake.command(keeper, "admin export"))
+    assert "2 trees, 4 messages" in shown["content"] and shown["flags"] & 64
+    name, data = fake.attachment(shown)
+    assert name.endswith(".jsonl.gz")
+    ready = {k for k, v in seeded.items() if v["tree_state"] == "ready_for_export"}
+    assert {t["message_tree_id"] for t in read_export(data)} == ready
