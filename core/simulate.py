@@ -95,8 +95,12 @@ async def simulate(
     concurrency: int = 1,
     spammers: float = 0.05,
     progress: Callable[[int, int], None] | None = None,
+    latencies: list[float] | None = None,
 ) -> dict:
-    """Run `tasks` task requests by `users` volunteers; a JSON-ready summary of what happened."""
+    """Run `tasks` task requests by `users` volunteers; a JSON-ready summary of what happened.
+
+    `latencies`, when given, receives every step's seconds (to merge runs of several processes).
+    """
     if users < 1 or tasks < 0 or concurrency < 1:
         raise ValueError("--users and --concurrency must be at least 1, --tasks at least 0")
     rng = random.Random(seed)
@@ -110,7 +114,7 @@ async def simulate(
         crowd.append(Volunteer(user, random.Random(rng.getrandbits(64)), rng.random() < spammers))
     done: Counter = Counter()
     errors: Counter = Counter()
-    latencies: list[float] = []
+    latencies = [] if latencies is None else latencies
     counter = iter(range(tasks))
     started = time.perf_counter()
 
