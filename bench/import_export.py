@@ -5,6 +5,7 @@
     .venv/bin/python bench/import_export.py --import-only --parse-process on|off   # A/B of the parser process
     .venv/bin/python bench/import_export.py --keep-db /tmp/export-work/chorus.db   # import once, keep the file
     .venv/bin/python bench/import_export.py --export-only /tmp/export-work/chorus.db [--repeat 3]  # exports only
+    .venv/bin/python bench/import_export.py --export-only postgresql+asyncpg://...  # an imported PostgreSQL database
 
 Targets (issue 3): import >= 20,000 messages/s with their labels; export >= 50,000 messages/s.
 """
@@ -91,7 +92,7 @@ async def main() -> None:
     p.add_argument("--skip-sqlite", action="store_true")
     p.add_argument("--import-only", action="store_true", help="the first import only")
     p.add_argument("--keep-db", type=Path, help="SQLite: import into this file and keep it (for --export-only)")
-    p.add_argument("--export-only", type=Path, help="SQLite: only export this already imported file")
+    p.add_argument("--export-only", help="only export this already imported SQLite file (or database URL)")
     p.add_argument("--repeat", type=int, default=1, help="with --export-only: runs, the best kept")
     p.add_argument("--parse-process", choices=("auto", "on", "off"), default="auto",
                    help="SQLite: parse in a separate process (auto: by file size)")  # fmt: skip
@@ -100,8 +101,9 @@ async def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     results = {}
     if args.export_only:
-        results["sqlite"] = await exports(f"sqlite+aiosqlite:///{args.export_only}", work, args.repeat)
-        print(json.dumps({"sqlite": results["sqlite"]}), flush=True)
+        url = args.export_only if "://" in args.export_only else f"sqlite+aiosqlite:///{Path(args.export_only).resolve()}"
+        name = make_url(url).get_backend_name()
+        print(json.dumps({name: await exports(url, work, args.repeat)}), flush=True)
         return
     if not args.skip_sqlite:
         db_file = args.keep_db or work / "bench-import.db"

@@ -9,18 +9,24 @@ every n-th chunk on its own read-only connection and sends back that chunk's byt
 compressed for a .gz file, and a thread of this process writes them in tree order. Their read
 transactions all begin while this process holds SQLite's write lock, so they share one snapshot.
 A small export runs in one worker thread on one read-only connection. On PostgreSQL rows come
-through asyncpg in one REPEATABLE READ snapshot and lines are built in a worker thread. Either
-way a second thread writes (and compresses) while the next chunk is read.
+through asyncpg on PG_READERS connections sharing one REPEATABLE READ snapshot (exported by the
+first), reading chunks in turn, and lines are built in a worker thread. In-process, a second
+thread writes (and compresses) while the next chunk is read.
+
+SQLite reads ids and times as stored and Python writes their text (SQLite's string functions cost
+more than Python's slicing); label rows are keyed by rowid and come ordered by message and name.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import multiprocessing
 import os
 import queue
+import re
 import sqlite3
 import struct
 import threading
@@ -36,13 +42,14 @@ from core.db import Database
 from core.errors import InvalidInput
 from core.oasst_db import Raw, gc_paused
 from core.oasst_format import TREE_STATES, Anonymizer, open_text
-from core.oasst_render import EXTRA, ID, KEY, Renderer
+from core.oasst_render import EXTRA, ID, KEY, TREE, Renderer, dash_hex
 
 FORMATS = ("trees", "messages")
 CHUNK_TREES = 2000
 PROCESS_MIN_TREES = 3 * CHUNK_TREES  # below this, starting processes costs more than they save
 MAX_PROCESSES = 4
 GZIP_LEVEL = 6  # as open_text: nearly the size of 9 at a fraction of the time
+PG_READERS = 2  # PostgreSQL connections reading chunks at once, on one snapshot
 
 
 @dataclass(frozen=True)
@@ -112,73 +119,27 @@ class _Columns:
         return self.wrap(column)
 
 
-def _sqlite_id(column: str) -> str:
-    # 32 hex digits -> canonical dashed form, in SQL (C) rather than per value in Python.
-    c = column
-    return f"(substr({c},1,8)||'-'||substr({c},9,4)||'-'||substr({c},13,4)||'-'||substr({c},17,4)||'-'||substr({c},21))"
-
-
-def _sqlite_iso(column: str) -> str:
-    # Raw.iso in SQL: "2023-02-12 19:06:16.233571" -> "2023-02-12T19:06:16.233571+00:00", a zero
-    # fraction left out as isoformat() does.
-    c = column
-    return (f"(substr({c},1,10)||'T'||substr(CASE WHEN substr({c},-7) = '.000000' THEN substr({c},1,length({c})-7) "
-            f"ELSE {c} END,12)||'+00:00')")  # fmt: skip
-
-
-def _sqlite_head(ids: dict) -> str:
-    """SQL writing a node's JSON from its start to `"emojis": ` as Renderer._node would, on SQLite
-    (json_quote escapes exactly as Python's encoder: checked for every code point)."""
-
-    def opt_id(column: str) -> str:
-        return f"CASE WHEN {column} IS NULL THEN 'null' ELSE '\"'||{ids[column]}||'\"' END"
-
-    def flag(column: str) -> str:
-        return f"CASE WHEN {column} THEN 'true' ELSE 'false' END"
-
-    return ("""'{"message_id": "'||""" + ids["m.id"] + """||'", "parent_id": '||""" + opt_id("m.parent_id")
-            + """||', "user_id": '||""" + opt_id("m.user_id")
-            + """||', "created_date": '||CASE WHEN m.created_at IS NULL THEN 'null' ELSE '"'||""" + ids["created"] + """||'"' END"""
-            + """||', "text": '||json_quote(m.text)||', "role": '||json_quote(m.role)||', "lang": '||json_quote(m.lang)"""
-            + """||', "review_count": '||m.review_count||', "review_result": '||"""
-            + """CASE WHEN m.review_result IS NULL THEN 'null' WHEN m.review_result THEN 'true' ELSE 'false' END"""
-            + """||', "deleted": '||""" + flag("m.deleted") + """||', "rank": '||coalesce(m.rank, 'null')"""
-            + """||', "synthetic": '||""" + flag("m.synthetic") + """||', "model_name": '||json_quote(m.model_name)"""
-            + """||', "emojis": '""")  # fmt: skip
-
-
-def _queries(pg: bool, head: bool = False) -> dict[str, str]:
-    """The per-chunk queries in the dialect: ids as canonical text, JSON as text, times in ISO 8601
-    on SQLite. Label and emoji rows come keyed as the message rows' KEY column (the rowid on
-    SQLite: no id text to build per label row), grouped by message, labels ordered by name.
-
-    `head` (SQLite, no anonymisation, no events): the message rows carry the start of their JSON
-    (HEAD), and the columns it holds only where a node goes through a dict (unknown fields kept)."""
+def _queries(pg: bool) -> dict[str, str]:
+    """The per-chunk queries in the dialect. Message rows hold ids and times as stored on SQLite
+    (32 hex digits, "2023-02-12 19:06:16.233571"): turned into text in Python when written, which
+    costs less than SQLite's string functions. Label and emoji rows come keyed as the message rows'
+    KEY column (the rowid on SQLite: no id text to build per label row), grouped by message, labels
+    ordered by name."""
     raw = Raw(None, "postgresql" if pg else "sqlite")
-    u, j = (raw.uid_sql, raw.json_sql) if pg else (_sqlite_id, lambda c: c)
+    u, j = raw.uid_sql, raw.json_sql
     cols = {"u": _Columns(u), "j": _Columns(j)}
-    created = "m.created_at" if pg else _sqlite_iso("m.created_at")
     key, order = (u("m.id"), "m.id") if pg else ("m.rowid", "m.tree_id, m.rowid")
     # Names in code-point order, as Python sorts them (SQLite's BINARY collation is that already).
     # On SQLite the ORDER BY is the order the tree_id index delivers: no sort.
     by_name = 'l.name COLLATE "C"' if pg else "l.name"
-    mid, pid, uid = u("m.id"), u("m.parent_id"), u("m.user_id")
-    if head and not pg:
-        # Columns the head holds: only where the node needs them itself (unknown fields kept).
-        only = lambda c: f"CASE WHEN m.extra IS NOT NULL THEN {c} END"  # noqa: E731
-        user, text, role, lang, reviews, model = map(only, (uid, "m.text", "m.role", "m.lang", "m.review_count", "m.model_name"))
-        head_sql = _sqlite_head({"m.id": mid, "m.parent_id": pid, "m.user_id": uid, "created": created})
-        head_sql = "CASE WHEN m.extra IS NULL THEN " + head_sql.replace("{", "{{").replace("}", "}}") + " END"  # {ids} stays
-    else:
-        user, text, role, lang, reviews, model, head_sql = uid, "m.text", "m.role", "m.lang", "m.review_count", "m.model_name", "NULL"
     return {
-        "messages": (f"SELECT {mid}, {u('m.tree_id')}, {pid}, {user}, {created}, {text}, {role}, {lang}, {reviews}, "
-                     f"m.review_result, m.deleted, m.rank, m.synthetic, {model}, {j('m.detoxify')}, {j('m.extra')}, {key}, "
-                     f"{head_sql} FROM messages m WHERE m.tree_id IN {{ids}}"),
+        "messages": (f"SELECT {u('m.id')}, {u('m.tree_id')}, {u('m.parent_id')}, {u('m.user_id')}, m.created_at, m.text, "
+                     f"m.role, m.lang, m.review_count, m.review_result, m.deleted, m.rank, m.synthetic, m.model_name, "
+                     f"{j('m.detoxify')}, {j('m.extra')}, {key} FROM messages m WHERE m.tree_id IN {{ids}}"),
         "labels": (f"SELECT {key}, l.name, l.value, l.count FROM label_summaries l JOIN messages m ON m.id = l.message_id "
                    f"WHERE m.tree_id IN {{ids}} ORDER BY {order}, {by_name}"),
         "emojis": (f"SELECT {key}, e.emoji, e.count FROM emoji_counts e JOIN messages m ON m.id = e.message_id "
-                   f"WHERE m.tree_id IN {{ids}} AND e.count > 0 ORDER BY {order}, e.emoji"),  # fmt: skip
+                   f"WHERE m.tree_id IN {{ids}} AND e.count > 0 ORDER BY {order}, e.emoji"),
         "reactions": _REACTIONS_SQL.format(**cols),
         "ballots": _BALLOTS_SQL.format(**cols),
     }  # fmt: skip
@@ -199,31 +160,31 @@ def _where(opts: ExportOptions, ph) -> tuple[str, list]:
 class _Chunks:
     """Renders chunks of trees into text; one per export (or per process), for its caches."""
 
-    def __init__(self, opts: ExportOptions, iso=None):
-        self.opts, self.iso = opts, iso  # iso: times to convert in Python (PostgreSQL), else None
+    def __init__(self, opts: ExportOptions, pg: bool):
+        self.opts = opts
         anon = Anonymizer(opts.anonymize) if opts.anonymize else None
-        self.render = Renderer(opts.format, opts.include_deleted, opts.include_spam, opts.include_synthetic, anon)
+        raw = Raw(None, "postgresql" if pg else "sqlite")
+        self.dash = str if pg else dash_hex  # ids come as canonical text from PostgreSQL
+        self.render = Renderer(opts.format, opts.include_deleted, opts.include_spam, opts.include_synthetic, anon,
+                               self.dash, raw.iso)  # fmt: skip
 
     def text(self, trees: list, messages: list, labels: list, emojis: list, events: dict) -> tuple[str, int, int]:
-        """One chunk's lines from its rows, and how many trees and messages they hold."""
+        """One chunk's lines from its rows, and how many trees and messages they hold.
+
+        trees: (canonical id, state, origin, id as the message rows' tree_id); events: keyed by
+        canonical message id."""
         by_tree: dict[str, list] = {}
-        iso = self.iso
         raw_keys = set()  # messages rendered through a dict (unknown fields, events): they need label rows
+        dash = self.dash
         for m in messages:
-            if iso is not None:
-                m = list(m)
-                m[4] = iso(m[4])
-            if m[EXTRA] is not None or (events and m[ID] in events):
+            if m[EXTRA] is not None or (events and dash(m[ID]) in events):
                 raw_keys.add(m[KEY])
-            by_tree.setdefault(m[1], []).append(m)
-        labels_of = self.render.labels(labels, raw_keys)
-        emojis_of: dict = {}
-        for mid, emoji, count in emojis:
-            emojis_of.setdefault(mid, {})[emoji] = count
+            by_tree.setdefault(m[TREE], []).append(m)
+        texts = self.render.grouped(labels, emojis, raw_keys)
         out: list[str] = []
         n_trees = n_messages = 0
-        for tid, state, origin in trees:
-            lines, n = self.render.tree(tid, state, origin, by_tree.get(tid, ()), labels_of, emojis_of, events)
+        for tid, state, origin, group in trees:
+            lines, n = self.render.tree(tid, state, origin, by_tree.get(group, ()), texts, events)
             if lines:
                 out += lines
                 n_trees += 1
@@ -274,25 +235,30 @@ def _sqlite_read(db_path: str) -> sqlite3.Connection:
     return conn
 
 
-def _sqlite_heads(opts: ExportOptions) -> bool:
-    """Whether SQLite writes the nodes' heads: not when ids are anonymised or events added."""
-    return not opts.anonymize and not opts.events
-
-
 def _sqlite_chunk(conn: sqlite3.Connection, chunks: _Chunks, queries: dict, keys: list) -> tuple[list, list, list, dict]:
     """The rows of one chunk of trees (`keys`: their stored ids): messages, labels, emojis, events."""
     ids = "(" + ",".join("?" * len(keys)) + ")"
     rows = {k: conn.execute(queries[k].format(ids=ids), keys).fetchall() for k in ("messages", "labels", "emojis")}
     events = {}
     if chunks.opts.events:
-        events = _events(*(conn.execute(queries[k].format(ids=ids), keys).fetchall() for k in ("reactions", "ballots")))
+        reactions, ballots = (conn.execute(queries[k].format(ids=ids), keys).fetchall() for k in ("reactions", "ballots"))
+        d = dash_hex  # ids as stored: canonical here, few rows
+        reactions = [(d(mid), None if uid is None else d(uid), emoji) for mid, uid, emoji in reactions]
+        ballots = [(d(pid), None if uid is None else d(uid), *rest, d(tid)) for pid, uid, *rest, tid in ballots]
+        events = _events(reactions, ballots)
     return rows["messages"], rows["labels"], rows["emojis"], events
 
 
 def _sqlite_trees(conn: sqlite3.Connection, opts: ExportOptions) -> list[tuple]:
-    """Every tree the export takes: (canonical id, state, origin, stored id), in id order."""
+    """Every tree the export takes: (stored id, state, origin), in id order."""
     cond, params = _where(opts, lambda i: "?")
-    return conn.execute(f"SELECT {_sqlite_id('id')}, state, origin, id FROM trees WHERE {cond} ORDER BY id", params).fetchall()
+    return conn.execute(f"SELECT id, state, origin FROM trees WHERE {cond} ORDER BY id", params).fetchall()
+
+
+def _sqlite_part(conn: sqlite3.Connection, chunks: _Chunks, queries: dict, part: list) -> tuple[str, int, int]:
+    """One chunk of trees (rows of _sqlite_trees) read and rendered."""
+    rows = _sqlite_chunk(conn, chunks, queries, [t[0] for t in part])
+    return chunks.text([(dash_hex(t[0]), t[1], t[2], t[0]) for t in part], *rows)
 
 
 def _export_sqlite(db_path: str, opts: ExportOptions, out, report: ExportReport, tick) -> None:
@@ -302,11 +268,10 @@ def _export_sqlite(db_path: str, opts: ExportOptions, out, report: ExportReport,
     try:
         conn.execute("BEGIN")  # with the first read, one snapshot for the whole file
         trees = _sqlite_trees(conn, opts)
-        chunks, queries = _Chunks(opts), _queries(pg=False, head=_sqlite_heads(opts))
+        chunks, queries = _Chunks(opts, pg=False), _queries(pg=False)
         for start in range(0, len(trees), CHUNK_TREES):
             part = trees[start : start + CHUNK_TREES]
-            rows = _sqlite_chunk(conn, chunks, queries, [t[3] for t in part])
-            text, n_trees, n_messages = chunks.text([t[:3] for t in part], *rows)
+            text, n_trees, n_messages = _sqlite_part(conn, chunks, queries, part)
             writer.put(text)
             report.trees += n_trees
             report.messages += n_messages
@@ -360,9 +325,9 @@ def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     return _crc_mul(shift, crc1) ^ crc2
 
 
-def _sqlite_worker(db_path: str, opts: ExportOptions, index: int, count: int, gz: bool, conn) -> None:
+def _sqlite_worker(db_path: str, opts: ExportOptions, index: int, count: int, size: int, gz: bool, conn) -> None:
     """One rendering process: waits for "go", opens its snapshot, says "ready", then renders every
-    `count`-th chunk from `index` and sends each as (header, bytes)."""
+    `count`-th chunk of `size` trees from chunk `index` and sends each as (header, bytes)."""
     gc.disable()  # as gc_paused: rows and strings are acyclic, and the process ends with the export
     db = None
     try:
@@ -371,19 +336,18 @@ def _sqlite_worker(db_path: str, opts: ExportOptions, index: int, count: int, gz
         db.execute("BEGIN")
         trees = _sqlite_trees(db, opts)  # the first read: this process's snapshot starts here
         conn.send(("ready", len(trees)))
-        chunks, queries = _Chunks(opts), _queries(pg=False, head=_sqlite_heads(opts))
-        for start in range(index * CHUNK_TREES, len(trees), count * CHUNK_TREES):
-            part = trees[start : start + CHUNK_TREES]
-            rows = _sqlite_chunk(db, chunks, queries, [t[3] for t in part])
-            text, n_trees, n_messages = chunks.text([t[:3] for t in part], *rows)
+        chunks, queries = _Chunks(opts, pg=False), _queries(pg=False)
+        for start in range(index * size, len(trees), count * size):
+            part = trees[start : start + size]
+            text, n_trees, n_messages = _sqlite_part(db, chunks, queries, part)
             data = text.encode()
-            crc, size = zlib.crc32(data), len(data)
+            crc, length = zlib.crc32(data), len(data)
             if gz:
                 # A raw deflate stream of its own, ended by a sync flush (byte-aligned, not final):
                 # the parent joins the chunks into one gzip member.
                 z = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
                 data = z.compress(data) + z.flush(zlib.Z_SYNC_FLUSH)
-            conn.send(("chunk", n_trees, n_messages, crc, size))
+            conn.send(("chunk", n_trees, n_messages, crc, length))
             conn.send_bytes(data)
         db.execute("COMMIT")
     except (EOFError, BrokenPipeError):
@@ -416,13 +380,13 @@ def _export_sqlite_processes(db_path: str, opts: ExportOptions, path: Path, n: i
         return False
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload([__name__])  # forked renderers start with this module imported
-    gz = str(path).endswith(".gz")
+    gz, size = str(path).endswith(".gz"), CHUNK_TREES
     pipes, procs = [], []
     ok = False
     try:
         for i in range(n):
             parent_end, child_end = ctx.Pipe()
-            proc = ctx.Process(target=_sqlite_worker, args=(db_path, opts, i, n, gz, child_end),
+            proc = ctx.Process(target=_sqlite_worker, args=(db_path, opts, i, n, size, gz, child_end),
                                name=f"oasst-export-{i}", daemon=True)  # fmt: skip
             proc.start()
             child_end.close()
@@ -439,28 +403,30 @@ def _export_sqlite_processes(db_path: str, opts: ExportOptions, path: Path, n: i
             for p in pipes:
                 p.send("go")
             totals = {_recv(p)[1] for p in pipes}
+        except (OSError, RuntimeError):
+            return False  # a process could not start (say, a __main__ it cannot import): nothing written yet
         finally:
             lock.execute("ROLLBACK")
         total = totals.pop()
         assert not totals, "the rendering processes saw different trees"
         with open(path, "wb") as out:
-            crc = size = 0
+            crc = length = 0  # of the uncompressed text, for the gzip trailer
             if gz:
                 out.write(_gzip_header(path))
             done = 0
-            for i in range(-(-total // CHUNK_TREES)):
+            for i in range(-(-total // size)):
                 p = pipes[i % n]
                 _, n_trees, n_messages, chunk_crc, chunk_size = _recv(p)
                 data = _recv_bytes(p)
                 out.write(data)
-                crc, size = crc32_combine(crc, chunk_crc, chunk_size), size + chunk_size
+                crc, length = crc32_combine(crc, chunk_crc, chunk_size), length + chunk_size
                 report.trees += n_trees
                 report.messages += n_messages
-                done = min(done + CHUNK_TREES, total)
+                done = min(done + size, total)
                 tick(done, total)
             if gz:
                 out.write(b"\003\000")  # an empty final block ends the deflate stream
-                out.write(struct.pack("<II", crc, size & 0xFFFFFFFF))
+                out.write(struct.pack("<II", crc, length & 0xFFFFFFFF))
         ok = True
         return True
     finally:
@@ -497,46 +463,62 @@ def _recv_bytes(pipe) -> bytes:
 # --- PostgreSQL ---------------------------------------------------------------------------------
 
 
-async def _export_async(raw: Raw, opts: ExportOptions, writer: _LineWriter, report: ExportReport, tick) -> None:
-    """The export through the async driver (PostgreSQL): the next chunk is read while this one is rendered."""
+async def _export_async(raws: list[Raw], opts: ExportOptions, writer: _LineWriter, report: ExportReport, tick) -> None:
+    """The export through the async driver (PostgreSQL), on one or more connections that share one
+    snapshot: chunk i is read on connection i mod n while earlier chunks are rendered in a thread,
+    so the server reads on as many cores as connections."""
+    raw = raws[0]
     cond, params = _where(opts, raw.ph)
-    total = (await raw.fetch(f"SELECT count(*) FROM trees WHERE {cond}", params))[0][0]
+    trees = await raw.fetch(f"SELECT {raw.uid_sql('id')}, state, origin, id FROM trees WHERE {cond} ORDER BY trees.id", params)
     q = _queries(pg=True)
-    chunks = _Chunks(opts, Raw(None, "postgresql").iso)
+    chunks = _Chunks(opts, pg=True)
+    kinds = ("messages", "labels", "emojis", *(("reactions", "ballots") if opts.events else ()))
 
-    async def page(last) -> tuple[list, dict]:
-        where = f"{cond} AND id > {raw.ph(len(params) + 1)}" if last is not None else cond
-        trees = await raw.fetch(
-            f"SELECT {raw.uid_sql('id')}, state, origin, id FROM trees WHERE {where} ORDER BY trees.id LIMIT {CHUNK_TREES}",
-            [*params, last] if last is not None else params,
-        )  # fmt: skip
-        keys = [t[3] for t in trees]
-        kinds = ("messages", "labels", "emojis", *(("reactions", "ballots") if opts.events else ()))
-        rows = {k: await raw.fetch_in(q[k], keys) for k in kinds} if keys else {}
-        return trees, rows
+    async def page(conn: Raw, part: list) -> dict:
+        keys = [t[3] for t in part]
+        return {k: await conn.fetch_in(q[k], keys) for k in kinds}
 
-    def render(trees: list, rows: dict) -> None:
+    def render(part: list, rows: dict) -> None:
         events = _events(rows.get("reactions", []), rows.get("ballots", []))
-        text, n_trees, n_messages = chunks.text([(t[0], t[1], t[2]) for t in trees], rows["messages"], rows["labels"],
+        text, n_trees, n_messages = chunks.text([(t[0], t[1], t[2], t[0]) for t in part], rows["messages"], rows["labels"],
                                                 rows["emojis"], events)  # fmt: skip
         writer.put(text)
         report.trees += n_trees
         report.messages += n_messages
 
-    fetching = asyncio.ensure_future(page(None))
-    done = 0
+    parts = [trees[i : i + CHUNK_TREES] for i in range(0, len(trees), CHUNK_TREES)]
+    reading = [asyncio.ensure_future(page(raws[i], parts[i])) for i in range(min(len(raws), len(parts)))]
     try:
-        while True:
-            trees, rows = await fetching
-            if not trees:
-                break
-            fetching = asyncio.ensure_future(page(trees[-1][3]))
-            await asyncio.to_thread(render, trees, rows)
-            done += len(trees)
-            tick(done, total)
+        for i, part in enumerate(parts):
+            rows = await reading.pop(0)
+            if i + len(raws) < len(parts):  # this chunk's connection is free again: it reads ahead
+                reading.append(asyncio.ensure_future(page(raws[i % len(raws)], parts[i + len(raws)])))
+            await asyncio.to_thread(render, part, rows)
+            tick(min((i + 1) * CHUNK_TREES, len(trees)), len(trees))
     finally:
-        fetching.cancel()  # a no-op when done; never left running on an error
-        await asyncio.gather(fetching, return_exceptions=True)
+        for f in reading:
+            f.cancel()  # never left running on an error
+        await asyncio.gather(*reading, return_exceptions=True)
+
+
+async def _pg_readers(db: Database, first, stack: contextlib.AsyncExitStack) -> list[Raw]:
+    """The export's connections on PostgreSQL: `first` (its REPEATABLE READ transaction begun) and
+    PG_READERS - 1 more importing its snapshot, when the server can export one."""
+    raw = await Raw.of(first)
+    await raw.execute("SET LOCAL work_mem = '32MB'")  # a chunk's label rows sorted in memory, not on disk
+    snapshot = (await raw.fetch("SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_export_snapshot() END"))[0][0]
+    raws = [raw]
+    if snapshot is None or not re.fullmatch(r"[0-9A-Fa-f-]+", snapshot):
+        return raws
+    for _ in range(PG_READERS - 1):
+        conn = await stack.enter_async_context(db.read_engine.connect())
+        conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+        await stack.enter_async_context(conn.begin())
+        # The first statement of its transaction: it sees exactly what the first connection sees.
+        await conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        raws.append(await Raw.of(conn))
+        await raws[-1].execute("SET LOCAL work_mem = '32MB'")
+    return raws
 
 
 # --- the entry point ----------------------------------------------------------------------------
@@ -561,15 +543,17 @@ async def export(
         else:
             out = await asyncio.to_thread(open_text, path, "w")
             try:
-                async with db.read_engine.connect() as conn:
+                async with contextlib.AsyncExitStack() as stack:
                     # One snapshot for the whole file, however long it takes.
+                    conn = await stack.enter_async_context(db.read_engine.connect())
                     conn = await conn.execution_options(isolation_level="REPEATABLE READ")
-                    async with conn.begin():
-                        writer = _LineWriter(out)
-                        try:
-                            await _export_async(await Raw.of(conn), opts, writer, report, progress or (lambda d, t: None))
-                        finally:
-                            await asyncio.to_thread(writer.close)
+                    await stack.enter_async_context(conn.begin())
+                    raws = await _pg_readers(db, conn, stack)
+                    writer = _LineWriter(out)
+                    try:
+                        await _export_async(raws, opts, writer, report, progress or (lambda d, t: None))
+                    finally:
+                        await asyncio.to_thread(writer.close)
             finally:
                 await asyncio.to_thread(out.close)
     report.seconds = time.perf_counter() - started
