@@ -18,11 +18,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import asyncpg
 from sqlalchemy import text as text_sql
 
 from core.db import Database
 from core.errors import InvalidInput
-from core.oasst_db import Raw, SqliteBulk, gc_paused
+from core.oasst_db import PgBulk, Raw, RawText, SqliteBulk, gc_paused
 from core.oasst_rows import (  # noqa: F401 - ImportFailed and ImportReport are part of this module's API
     ImportFailed,
     Importer,
@@ -31,9 +32,10 @@ from core.oasst_rows import (  # noqa: F401 - ImportFailed and ImportReport are 
 )
 
 CHUNK_BYTES = 4 << 20  # lines read and parsed per step, off the event loop
-# Files at least this large (as stored) are parsed in a separate process on SQLite: parsing and
-# writing then use two cores instead of taking turns on one GIL. Smaller files would not repay
-# the process's start.
+# Files at least this large (as stored) are parsed in a separate process: parsing and writing
+# then use two cores instead of taking turns on one GIL. Smaller files would not repay the
+# process's start. On PostgreSQL it is also the size from which an import into an empty
+# database defers constraints and indexes (PgBulk.defer).
 PROCESS_MIN_BYTES = 8 << 20
 
 
@@ -45,11 +47,14 @@ def _open(path: Path) -> tuple[io.BufferedReader, io.TextIOWrapper]:
 
 async def import_file(
     db: Database, path: str | Path, *, progress: Callable[[int, int], None] | None = None, batch: int = 5000,
-    parse_process: bool | None = None,
+    parse_process: bool | None = None, defer_constraints: bool | None = None,
 ) -> ImportReport:
     """Import one oasst trees or messages file in one transaction; ImportFailed lists bad lines.
 
-    `parse_process`: on SQLite, parse in a separate process (None: for files of PROCESS_MIN_BYTES or more).
+    `parse_process`: parse in a separate process (None: for files of PROCESS_MIN_BYTES or more).
+    `defer_constraints`: on PostgreSQL, into an empty messages table, drop the foreign keys and
+    indexes of the tables loaded in bulk and restore them at the end (None: for files of
+    PROCESS_MIN_BYTES or more; see PgBulk.defer).
     """
     path = Path(path)
     if not path.is_file():
@@ -58,6 +63,8 @@ async def import_file(
     report = ImportReport(str(path))
     raw_file, text = await asyncio.to_thread(_open, path)
     reader = _Reader(path, raw_file, text, progress)
+    if parse_process is None:
+        parse_process = reader.size >= PROCESS_MIN_BYTES
     try:
         with gc_paused():
             if db.is_sqlite:
@@ -66,13 +73,17 @@ async def import_file(
                 async with db.tx():
                     loop = asyncio.get_running_loop()
                     reader.progress = progress and (lambda done, size: loop.call_soon_threadsafe(progress, done, size))
-                    if parse_process is None:
-                        parse_process = reader.size >= PROCESS_MIN_BYTES
                     run = _import_sqlite_process if parse_process else _import_sqlite
                     await asyncio.to_thread(run, db.url.database, reader, Importer(Raw(None, "sqlite"), report, batch))
             else:
                 async with db.tx() as s:
-                    await _import_async(reader, Importer(await Raw.of(s), report, batch))
+                    raw = await Raw.of(s)
+                    bulk = PgBulk(RawText(raw.drv, "postgresql"))
+                    if defer_constraints if defer_constraints is not None else reader.size >= PROCESS_MIN_BYTES:
+                        await bulk.defer()
+                    imp = Importer(bulk.raw, report, batch)
+                    await (_import_pg_process if parse_process else _import_async)(reader, imp, bulk)
+                    await bulk.finish()
     finally:
         text.close()
     if report.messages:
@@ -197,10 +208,10 @@ def _import_sqlite_process(db_path: str, reader: _Reader, imp: Importer) -> None
         bulk.finish(commit=ok)
 
 
-def _parse_file(path: str, batch: int, conn) -> None:
+def _parse_file(path: str, batch: int, conn, dialect: str = "sqlite") -> None:
     """The parsing process: reads the file, sends rows batch by batch, then the messages file's needs."""
     gc.disable()  # as gc_paused: the objects are acyclic, and the process ends with the file
-    imp = Importer(Raw(None, "sqlite"), ImportReport(path), batch)
+    imp = Importer(RawText(None, dialect), ImportReport(path), batch)
     raw_file, text = _open(Path(path))
     reader = _Reader(Path(path), raw_file, text, None)
 
@@ -261,7 +272,7 @@ class _Writer:
             raise self.error
 
 
-async def _import_async(reader: _Reader, imp: Importer) -> None:
+async def _import_async(reader: _Reader, imp: Importer, bulk: PgBulk) -> None:
     """The import through the async driver (PostgreSQL): parsing in a thread while the last batch is written."""
     writing: asyncio.Future | None = None
     try:
@@ -272,20 +283,112 @@ async def _import_async(reader: _Reader, imp: Importer) -> None:
             await asyncio.to_thread(imp.parse, lines, first)
             if writing is not None:
                 await writing
-            writing = asyncio.ensure_future(imp.write(imp.take()))
+            writing = asyncio.ensure_future(_write_pg(bulk, imp, imp.take()))
             reader.tick()
         if writing is not None:
             await writing
-        parents, trees = imp.loose_needs()
-        raw, u = imp.raw, imp.raw.uid_sql
-        known = {str(mid): (role, depth, str(tid)) for mid, role, depth, tid in await raw.fetch_in(
-            f"SELECT {u('id')}, role, depth, {u('tree_id')} FROM messages WHERE id IN {{ids}}", [raw.uid(p) for p in parents])}
-        stored = {str(t) for (t,) in await raw.fetch_in(f"SELECT {u('id')} FROM trees WHERE id IN {{ids}}", [raw.uid(t) for t in trees])}
-        imp.assemble_loose(known, stored)
+        imp.assemble_loose(*await _stored_parents_pg(imp.raw, *imp.loose_needs()))
         if imp.error_count:
             raise ImportFailed(str(reader.path), imp.errors, imp.error_count)  # rolls the transaction back
-        await imp.write(imp.take(force=True))
+        await _write_pg(bulk, imp, imp.take(force=True))
     finally:
         if writing is not None and not writing.done():  # an error mid-file: the batch ends first
             writing.cancel()
             await asyncio.gather(writing, return_exceptions=True)
+
+
+async def _import_pg_process(reader: _Reader, imp: Importer, bulk: PgBulk) -> None:
+    """The import on PostgreSQL with reading and parsing in a separate process, as on SQLite:
+    this process only unpickles rows (in a thread) and copies them while the next batch is parsed."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    conn, child_conn = ctx.Pipe()
+    proc = ctx.Process(target=_parse_file, args=(str(reader.path), imp.batch, child_conn, "postgresql"),
+                       name="oasst-import-parser", daemon=True)  # fmt: skip
+    proc.start()
+    child_conn.close()
+    writing: asyncio.Future | None = None
+    ok = False
+    try:
+        while True:
+            kind, body = await asyncio.to_thread(conn.recv)
+            if kind == "invalid":
+                raise InvalidInput(body)
+            if kind == "needs":  # the file is parsed; a messages file's parents may be stored
+                if writing is not None:
+                    await writing
+                    writing = None
+                needs = await _stored_parents_pg(imp.raw, *body)
+                await asyncio.to_thread(conn.send, needs)
+                continue
+            rows, counts, imp.errors, imp.error_count, done = body
+            r = imp.report
+            r.trees, r.messages, r.labels, r.emojis = counts
+            if kind == "end":
+                break
+            if writing is not None:
+                await writing
+            writing = asyncio.ensure_future(_write_pg(bulk, imp, rows))  # None once a line was malformed
+            if reader.progress:
+                reader.progress(done, reader.size)
+        if writing is not None:
+            await writing
+        if imp.error_count:
+            raise ImportFailed(str(reader.path), imp.errors, imp.error_count)
+        await _write_pg(bulk, imp, rows)
+        ok = True
+    except EOFError:
+        raise InvalidInput(f"{reader.path}: the parsing process ended unexpectedly; nothing was imported.") from None
+    finally:
+        conn.close()
+        if not ok:
+            proc.kill()  # our own child: nothing it holds is needed any more
+        await asyncio.to_thread(proc.join)
+        if writing is not None and not writing.done():
+            writing.cancel()
+            await asyncio.gather(writing, return_exceptions=True)
+
+
+async def _stored_parents_pg(raw: Raw, parents: list[str], trees: list[str]) -> tuple[dict, set]:
+    """For a messages file: the stored parents (id -> role, depth, tree) and trees it refers to."""
+    u = raw.uid_sql
+    known = {str(mid): (role, depth, str(tid)) for mid, role, depth, tid in await raw.fetch_in(
+        f"SELECT {u('id')}, role, depth, {u('tree_id')} FROM messages WHERE id IN {{ids}}", [raw.uid(p) for p in parents])}
+    stored = {str(t) for (t,) in await raw.fetch_in(f"SELECT {u('id')} FROM trees WHERE id IN {{ids}}", [raw.uid(t) for t in trees])}
+    return known, stored
+
+
+async def _write_pg(bulk: PgBulk, imp: Importer, r: Rows | None) -> None:
+    """Insert a batch on PostgreSQL: COPY straight into the tables when none of its trees and
+    messages is stored yet, else (or when a concurrent import got there first) the upsert."""
+    if r is None:
+        return
+    report, raw = imp.report, imp.raw
+    tables = []
+    for table, cols, rows, counter in imp.batches(r):
+        if r.flat:  # from the parsing process: values row after row
+            rows = list(zip(*[iter(rows)] * len(cols)))
+        tables.append((table, cols, rows, counter))
+    for table, cols, rows, counter in tables[:2]:  # users and identities: few, and often stored already
+        new = await raw.insert_new(table, cols, rows)
+        if counter:
+            setattr(report, counter, getattr(report, counter) + new)
+    rest = tables[2:]
+    trees, messages = rest[0][2], rest[1][2]
+    if not await bulk.stored_any([t[0] for t in trees], [m[0] for m in messages]):
+        # A savepoint: a concurrent import may store the same ids between the check and the copy.
+        await raw.drv.execute("SAVEPOINT oasst_copy")
+        try:
+            counts = [await bulk.copy(table, cols, rows) for table, cols, rows, _ in rest]
+        except asyncpg.UniqueViolationError:
+            await raw.drv.execute("ROLLBACK TO SAVEPOINT oasst_copy")
+        else:
+            await raw.drv.execute("RELEASE SAVEPOINT oasst_copy")
+            for (_, _, _, counter), n in zip(rest, counts, strict=True):
+                if counter:
+                    setattr(report, counter, getattr(report, counter) + n)
+            return
+    for table, cols, rows, counter in rest:
+        new = await raw.insert_new(table, cols, rows)
+        if counter:
+            setattr(report, counter, getattr(report, counter) + new)

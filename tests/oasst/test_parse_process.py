@@ -16,7 +16,7 @@ from tests.oasst.helpers import ALL, OASST2, by_tree, read_lines, table_counts
 @pytest.fixture
 def sqlite_db(db):
     if not db.is_sqlite:
-        pytest.skip("the parsing process is SQLite's path; PostgreSQL parses in a thread")
+        pytest.skip("run on PostgreSQL by tests/oasst/test_pg_copy.py, which calls these functions")
     return db
 
 
