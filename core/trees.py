@@ -78,7 +78,7 @@ def active_reservations(now, *, exclude: uuid.UUID | None = None):
 
 # Capacity counts are prebuilt statements run with bound values (built once: see core.tasks), each
 # a single row of scalar subqueries, so a capacity check costs one round trip to the database.
-NO_TASK = uuid.UUID(int=0)  # the `exclude` of a check made for no task in particular
+NO_ID = uuid.UUID(int=0)  # matches no row: the `exclude` of a check made for no task, or "no parent"
 
 
 def _held(where):
@@ -102,7 +102,7 @@ def _loads_query():
 
 @cache
 def _parents_with_room_query():
-    """The tree's parents that could take another reply, each with its count of replies and holds."""
+    """A parent in the tree that could take another reply (no row: every sibling set is full)."""
     children = select(func.count()).select_from(CHILD).where(CHILD.parent_id == Message.id, live(CHILD)).scalar_subquery()
     load = children + _held(Task.message_id == Message.id)
     cap = case(
@@ -119,7 +119,7 @@ def _parents_with_room_query():
 
 async def tree_load(session: AsyncSession, tree_id: uuid.UUID, now: dt.datetime, *, exclude: uuid.UUID | None = None) -> int:
     """Live messages plus reserved reply slots in a tree: what the goal size limits."""
-    params = {"parent_id": NO_TASK, "tree_id": tree_id, "now": now, "exclude": exclude or NO_TASK}
+    params = {"parent_id": NO_ID, "tree_id": tree_id, "now": now, "exclude": exclude or NO_ID}
     return (await session.execute(_loads_query(), params)).one()[1]
 
 
@@ -134,7 +134,7 @@ async def slot_free(
     """
     if tree.state != TreeState.growing or parent.deleted or parent.review_result is False:
         return False
-    params = {"parent_id": parent.id, "tree_id": tree.id, "now": now, "exclude": exclude or NO_TASK}
+    params = {"parent_id": parent.id, "tree_id": tree.id, "now": now, "exclude": exclude or NO_ID}
     parent_load, load = (await session.execute(_loads_query(), params)).one()
     return parent_load < reply_cap(settings, parent.role) and load < settings.tree.goal_tree_size
 
@@ -158,7 +158,7 @@ async def has_room(session: AsyncSession, settings: Settings, tree: Tree, now: d
         return False
     t = settings.tree
     params = {
-        "tree_id": tree.id, "now": now, "exclude": NO_TASK, "max_depth": t.max_tree_depth,
+        "tree_id": tree.id, "now": now, "exclude": NO_ID, "max_depth": t.max_tree_depth,
         "max_children": t.max_children, "max_prompter_children": t.max_prompter_children,
     }  # fmt: skip
     return (await session.execute(_parents_with_room_query(), params)).first() is not None
