@@ -151,7 +151,7 @@ async def submit_labels(
     asked = list(task.payload.get("labels", []))
     clean = validate(values, asked)
     # One label set per person and message is a schema constraint: a duplicate fails on insert.
-    await trees.lock_tree(session, task.tree_id)
+    tree = await trees.lock_tree(session, task.tree_id)
     msg = await session.get(Message, task.message_id, populate_existing=True)
     is_review = msg.review_result is None and not msg.deleted
     mode = task.payload.get("mode", "full")
@@ -169,7 +169,7 @@ async def submit_labels(
         if msg.review_count >= required:
             threshold = settings.tree.acceptance_threshold_prompt if msg.depth == 0 else settings.tree.acceptance_threshold_reply
             score = await trees.review_score(session, msg.id)
-            await trees.decide_review(session, settings, msg, score > threshold)
+            await trees.decide_review(session, settings, msg, score > threshold, tree=tree)
     return label, msg
 
 

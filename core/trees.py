@@ -199,10 +199,14 @@ async def advance(session: AsyncSession, settings: Settings, tree: Tree) -> None
 
 async def decide_review(
     session: AsyncSession, settings: Settings, msg: Message, accept: bool, *, actor_id: uuid.UUID | None = None,
-    reason: str | None = None,
+    reason: str | None = None, tree: Tree | None = None,
 ) -> None:
-    """Record a review decision on a message and apply its consequences to the tree."""
-    tree = await lock_tree(session, msg.tree_id)
+    """Record a review decision on a message and apply its consequences to the tree.
+
+    `tree`: the message's tree when the caller has already locked it in this transaction.
+    """
+    if tree is None or tree.id != msg.tree_id:
+        tree = await lock_tree(session, msg.tree_id)
     msg.review_result = accept
     if accept:
         counter = "accepted_prompts" if msg.depth == 0 else f"accepted_{msg.role}_replies"
