@@ -160,16 +160,23 @@ def _stored_parents(bulk: SqliteBulk, imp: Importer, parents: list[str], trees: 
     return known, stored
 
 
+def _start_parser(reader: _Reader, imp: Importer, dialect: str):
+    """Start the parsing process for a file; returns this end of its pipe and the process."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])  # forked parsers start with this module imported
+    conn, child_conn = ctx.Pipe()
+    proc = ctx.Process(target=_parse_file, args=(str(reader.path), imp.batch, child_conn, dialect),
+                       name="oasst-import-parser", daemon=True)  # fmt: skip
+    proc.start()
+    child_conn.close()
+    return conn, proc
+
+
 def _import_sqlite_process(db_path: str, reader: _Reader, imp: Importer) -> None:
     """The import on SQLite with reading and parsing in a separate process (its own GIL, its own
     core): this thread receives ready-to-insert rows, pickled, and another writes them. The
     process keeps the importer's state (ids seen, errors), so it behaves as _import_sqlite."""
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([__name__])  # forked parsers start with this module imported
-    conn, child_conn = ctx.Pipe()
-    proc = ctx.Process(target=_parse_file, args=(str(reader.path), imp.batch, child_conn), name="oasst-import-parser", daemon=True)
-    proc.start()
-    child_conn.close()
+    conn, proc = _start_parser(reader, imp, "sqlite")
     bulk = SqliteBulk(db_path)
     writer = _Writer(lambda rows: imp.write_sync(bulk, rows))
     ok = False
@@ -300,13 +307,7 @@ async def _import_async(reader: _Reader, imp: Importer, bulk: PgBulk) -> None:
 async def _import_pg_process(reader: _Reader, imp: Importer, bulk: PgBulk) -> None:
     """The import on PostgreSQL with reading and parsing in a separate process, as on SQLite:
     this process only unpickles rows (in a thread) and copies them while the next batch is parsed."""
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([__name__])
-    conn, child_conn = ctx.Pipe()
-    proc = ctx.Process(target=_parse_file, args=(str(reader.path), imp.batch, child_conn, "postgresql"),
-                       name="oasst-import-parser", daemon=True)  # fmt: skip
-    proc.start()
-    child_conn.close()
+    conn, proc = _start_parser(reader, imp, "postgresql")
     writing: asyncio.Future | None = None
     ok = False
     try:
