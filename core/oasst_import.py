@@ -79,7 +79,8 @@ async def import_file(
                 async with db.tx() as s:
                     raw = await Raw.of(s)
                     bulk = PgBulk(RawText(raw.drv, "postgresql"))
-                    if defer_constraints if defer_constraints is not None else reader.size >= PROCESS_MIN_BYTES:
+                    defer = reader.size >= PROCESS_MIN_BYTES if defer_constraints is None else defer_constraints
+                    if defer:
                         await bulk.defer()
                     imp = Importer(bulk.raw, report, batch)
                     await (_import_pg_process if parse_process else _import_async)(reader, imp, bulk)
@@ -160,6 +161,14 @@ def _stored_parents(bulk: SqliteBulk, imp: Importer, parents: list[str], trees: 
     return known, stored
 
 
+def _received(imp: Importer, body: tuple) -> tuple:
+    """A batch from the parsing process: its counts and errors taken over; (rows, bytes read)."""
+    rows, counts, imp.errors, imp.error_count, done = body
+    r = imp.report
+    r.trees, r.messages, r.labels, r.emojis = counts
+    return rows, done
+
+
 def _start_parser(reader: _Reader, imp: Importer, dialect: str):
     """Start the parsing process for a file; returns this end of its pipe and the process."""
     ctx = multiprocessing.get_context("forkserver")
@@ -190,9 +199,7 @@ def _import_sqlite_process(db_path: str, reader: _Reader, imp: Importer) -> None
                 writer.close()
                 conn.send(_stored_parents(bulk, imp, *body))
                 continue
-            rows, counts, imp.errors, imp.error_count, done = body
-            r = imp.report
-            r.trees, r.messages, r.labels, r.emojis = counts
+            rows, done = _received(imp, body)
             if kind == "end":
                 break
             writer.put(rows)  # None once a line was malformed
@@ -322,9 +329,7 @@ async def _import_pg_process(reader: _Reader, imp: Importer, bulk: PgBulk) -> No
                 needs = await _stored_parents_pg(imp.raw, *body)
                 await asyncio.to_thread(conn.send, needs)
                 continue
-            rows, counts, imp.errors, imp.error_count, done = body
-            r = imp.report
-            r.trees, r.messages, r.labels, r.emojis = counts
+            rows, done = _received(imp, body)
             if kind == "end":
                 break
             if writing is not None:
