@@ -59,7 +59,7 @@ async def run(url: str, corpus: Path, work: Path, parse_process: bool | None = N
         await db.dispose()
     rate = lambda r: round(r.messages / r.seconds)  # noqa: E731
     return {
-        "messages": first.messages, "label_summaries": first.labels,
+        "messages": first.messages, "labels": first.labels,
         "import_s": round(first.seconds, 1), "import_msg_per_s": rate(first),
         "reimport_s": round(again.seconds, 1), "reimport_msg_per_s": rate(again),
         "export_trees_s": round(plain.seconds, 1), "export_trees_msg_per_s": rate(plain),

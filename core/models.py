@@ -245,17 +245,17 @@ class Label(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class LabelSummary(Base):
-    """Mean and count of one label on one message, as the oasst export carries it."""
+class LabelMeans(Base):
+    """A message's label means and counts, as the JSON text of the oasst export's labels object."""
 
-    __tablename__ = "label_summaries"
-    # SQLite keeps the rows in the primary key's B-tree (migration 0002); PostgreSQL ignores it.
+    __tablename__ = "label_means"
+    # SQLite keeps the rows in the primary key's B-tree, as emoji_counts (migration 0004).
     __table_args__ = {"sqlite_with_rowid": False}
 
     message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    value: Mapped[float] = mapped_column(Float)
-    count: Mapped[int] = mapped_column(Integer)
+    # {"name": {"value": mean, "count": n}, ...}, written by core.label_means (floats by repr: exact).
+    labels: Mapped[str] = mapped_column(Text)
+    ratings: Mapped[int] = mapped_column(Integer)  # the counts summed, for statistics
 
 
 class Ballot(Base):
@@ -302,7 +302,7 @@ class EmojiCount(Base):
     """How many times an emoji (or a skip pseudo-emoji) was given to a message."""
 
     __tablename__ = "emoji_counts"
-    __table_args__ = {"sqlite_with_rowid": False}  # as label_summaries (migration 0002)
+    __table_args__ = {"sqlite_with_rowid": False}  # migration 0002: rows in the key's B-tree
 
     message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
     emoji: Mapped[str] = mapped_column(String(32), primary_key=True)

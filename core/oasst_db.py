@@ -270,7 +270,7 @@ class PgBulk:
     # Per-row foreign-key triggers and random-order B-tree inserts were ~80 % of the server's
     # time for oasst1's 1.9 M label rows (measured: 14 s with them; 1.0 s without, plus 1.2 s to
     # build the primary key and 0.35 s to validate the foreign key once).
-    DEFERRED = ("trees", "messages", "label_summaries", "emoji_counts")
+    DEFERRED = ("trees", "messages", "label_means", "emoji_counts")
 
     def __init__(self, raw: Raw):
         self.raw, self.drv = raw, raw.drv

@@ -14,7 +14,7 @@ first), reading chunks in turn, and lines are built in a worker thread. In-proce
 thread writes (and compresses) while the next chunk is read.
 
 SQLite reads ids and times as stored and Python writes their text (SQLite's string functions cost
-more than Python's slicing); label rows are keyed by rowid and come ordered by message and name.
+more than Python's slicing); label and emoji rows are keyed by rowid.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from core.db import Database
 from core.errors import InvalidInput
 from core.oasst_db import Raw, gc_paused
 from core.oasst_format import TREE_STATES, Anonymizer, open_text
-from core.oasst_render import EXTRA, ID, KEY, TREE, Renderer, dash_hex
+from core.oasst_render import TREE, Renderer, dash_hex
 
 FORMATS = ("trees", "messages")
 CHUNK_TREES = 2000
@@ -123,21 +123,18 @@ def _queries(pg: bool) -> dict[str, str]:
     """The per-chunk queries in the dialect. Message rows hold ids and times as stored on SQLite
     (32 hex digits, "2023-02-12 19:06:16.233571"): turned into text in Python when written, which
     costs less than SQLite's string functions. Label and emoji rows come keyed as the message rows'
-    KEY column (the rowid on SQLite: no id text to build per label row), grouped by message, labels
-    ordered by name."""
+    KEY column (the rowid on SQLite: no id text to build per row); emoji rows grouped by message.
+    A message's labels are one row, the labels object's text as stored (core/label_means.py)."""
     raw = Raw(None, "postgresql" if pg else "sqlite")
     u, j = raw.uid_sql, raw.json_sql
     cols = {"u": _Columns(u), "j": _Columns(j)}
     key, order = (u("m.id"), "m.id") if pg else ("m.rowid", "m.tree_id, m.rowid")
-    # Names in code-point order, as Python sorts them (SQLite's BINARY collation is that already).
     # On SQLite the ORDER BY is the order the tree_id index delivers: no sort.
-    by_name = 'l.name COLLATE "C"' if pg else "l.name"
     return {
         "messages": (f"SELECT {u('m.id')}, {u('m.tree_id')}, {u('m.parent_id')}, {u('m.user_id')}, m.created_at, m.text, "
                      f"m.role, m.lang, m.review_count, m.review_result, m.deleted, m.rank, m.synthetic, m.model_name, "
                      f"{j('m.detoxify')}, {j('m.extra')}, {key} FROM messages m WHERE m.tree_id IN {{ids}}"),
-        "labels": (f"SELECT {key}, l.name, l.value, l.count FROM label_summaries l JOIN messages m ON m.id = l.message_id "
-                   f"WHERE m.tree_id IN {{ids}} ORDER BY {order}, {by_name}"),
+        "labels": f"SELECT {key}, l.labels FROM label_means l JOIN messages m ON m.id = l.message_id WHERE m.tree_id IN {{ids}}",
         "emojis": (f"SELECT {key}, e.emoji, e.count FROM emoji_counts e JOIN messages m ON m.id = e.message_id "
                    f"WHERE m.tree_id IN {{ids}} AND e.count > 0 ORDER BY {order}, e.emoji"),
         "reactions": _REACTIONS_SQL.format(**cols),
@@ -174,13 +171,9 @@ class _Chunks:
         trees: (canonical id, state, origin, id as the message rows' tree_id); events: keyed by
         canonical message id."""
         by_tree: dict[str, list] = {}
-        raw_keys = set()  # messages rendered through a dict (unknown fields, events): they need label rows
-        dash = self.dash
         for m in messages:
-            if m[EXTRA] is not None or (events and dash(m[ID]) in events):
-                raw_keys.add(m[KEY])
             by_tree.setdefault(m[TREE], []).append(m)
-        texts = self.render.grouped(labels, emojis, raw_keys)
+        texts = self.render.grouped(labels, emojis)
         out: list[str] = []
         n_trees = n_messages = 0
         for tid, state, origin, group in trees:

@@ -103,7 +103,7 @@ async def refresh_statistics(db: Database) -> None:
         if db.is_sqlite:
             await s.execute(text_sql("PRAGMA optimize"))
         else:
-            await s.execute(text_sql("ANALYZE trees, messages, label_summaries, emoji_counts, users, identities"))
+            await s.execute(text_sql("ANALYZE trees, messages, label_means, emoji_counts, users, identities"))
 
 
 class _Reader:

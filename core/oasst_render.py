@@ -1,14 +1,14 @@
 """oasst export lines built from stored rows: nesting, filters, ordering, anonymisation, JSON text.
 
 The common node (no unknown fields kept aside, no events) is written by one format string, its
-labels from a cache of rendered `"name": {"value": v, "count": n}` pieces and its detoxify scores
-as the JSON text already stored: building a dict per node and a dict per label for json.dumps,
-and repr() of two million floats, was most of an export's time. Any other node goes through a
-dict and json.dumps as before, so both give the same JSON.
+labels and detoxify scores as the JSON text already stored (core/label_means.py): building a dict
+per node and a dict per label for json.dumps, and repr() of two million floats, was most of an
+export's time. Any other node goes through a dict and json.dumps as before, so both give the same
+JSON.
 
-A chunk's label and emoji rows become each message's labels and emojis text in
-`Renderer.grouped`, pieces looked up in their caches through map() (no Python code per label row):
-the rows arrive grouped by message and ordered by name, from SQL. The fields that few messages
+A chunk's emoji rows become each message's emojis text in `Renderer.grouped`, pieces looked up in
+a cache through map() (no Python code per row): the rows arrive grouped by message and ordered by
+emoji, from SQL. The fields that few messages
 differ in (role, lang, review_count ... model_name) are written once per distinct combination.
 """
 
@@ -30,7 +30,7 @@ from core.oasst_format import EMPTY_KEY, NO_TIME_KEY, Anonymizer
 MessageRow = tuple
 ID, TREE, PARENT, USER, CREATED, TEXT, ROLE, LANG, REVIEWS, RESULT, DELETED, RANK, SYNTH, MODEL, DETOX, EXTRA, KEY = range(17)
 _BOOL = {None: "null", True: "true", False: "false"}  # 0 and 1 (SQLite) hash as False and True
-_FIRST, _SECOND, _LABEL, _EMOJI = itemgetter(0), itemgetter(1), itemgetter(1, 2, 3), itemgetter(1, 2)
+_FIRST, _SECOND, _EMOJI = itemgetter(0), itemgetter(1), itemgetter(1, 2)
 _FIELDS = itemgetter(ROLE, LANG, REVIEWS, RESULT, DELETED, RANK, SYNTH, MODEL)
 
 
@@ -66,7 +66,6 @@ class Renderer:
         self.anon = anon
         self.dash, self.iso = dash, iso
         self._strings: dict[str, str] = {}  # role, lang, model name -> JSON string
-        self._labels: dict[tuple, str] = {}  # (name, value, count) -> rendered piece
         self._emojis: dict[tuple, str] = {}  # (emoji, count) -> rendered piece
         self._fields: dict[tuple, str] = {}  # role, lang ... model_name -> their part of a node
         self._users: dict[str, str] = {}  # stored user id -> JSON as written
@@ -81,25 +80,10 @@ class Renderer:
             return False
         return not (m[SYNTH] and not synthetic)
 
-    def grouped(self, labels: Sequence, emojis: Sequence, raw_keys: set) -> tuple[dict, dict, dict]:
-        """A chunk's labels and emojis as each message's JSON text, from rows (key, name, value, count)
-        and (key, emoji, count) grouped by message key and in name order; and the label rows of the
-        messages in `raw_keys` (rendered through a dict, which needs the values)."""
-        label_texts = _grouped(labels, _LABEL, self._labels, self._label_piece)
-        emoji_texts = _grouped(emojis, _EMOJI, self._emojis, self._emoji_piece)
-        kept: dict = {}
-        if raw_keys:
-            for key, group in groupby(labels, _FIRST):
-                if key in raw_keys:
-                    kept[key] = [_LABEL(r) for r in group]
-        return label_texts, emoji_texts, kept
-
-    def _label_piece(self, key: tuple) -> str:
-        name, value, count = key
-        piece = f'{_q(name)}: {{"value": {float(value)!r}, "count": {count}}}'
-        if len(self._labels) < 1_000_000:
-            self._labels[key] = piece
-        return piece
+    def grouped(self, labels: Sequence, emojis: Sequence) -> tuple[dict, dict]:
+        """A chunk's labels and emojis as each message's JSON text, from rows (key, labels text) and
+        (key, emoji, count), the emoji rows grouped by message key and in emoji order."""
+        return dict(labels), _grouped(emojis, _EMOJI, self._emojis, self._emoji_piece)
 
     def _emoji_piece(self, key: tuple) -> str:
         emoji, count = key
@@ -108,7 +92,7 @@ class Renderer:
             self._emojis[key] = piece
         return piece
 
-    def tree(self, tree_id: str, state: str, origin: str | None, rows: Sequence[MessageRow], texts: tuple[dict, dict, dict],
+    def tree(self, tree_id: str, state: str, origin: str | None, rows: Sequence[MessageRow], texts: tuple[dict, dict],
              events: dict) -> tuple[list[str], int]:  # fmt: skip
         """The lines of one tree (none when its prompt is filtered out) and how many messages they hold.
 
@@ -220,7 +204,7 @@ class Renderer:
 
     def _node_generic(self, m: MessageRow, mid: str, replies: str | None, texts: tuple, ev: dict | None,
                       flat: tuple[str, str] | None) -> str:  # fmt: skip
-        lab, emo = texts[2].get(m[KEY]), texts[1].get(m[KEY])
+        lab, emo = texts[0].get(m[KEY]), texts[1].get(m[KEY])
         dash, pid, uid, created = self.dash, m[PARENT], m[USER], m[CREATED]
         node = {
             "message_id": mid, "parent_id": None if pid is None else dash(pid),
@@ -229,7 +213,7 @@ class Renderer:
             "review_result": None if m[RESULT] is None else bool(m[RESULT]),
             "deleted": bool(m[DELETED]), "rank": m[RANK], "synthetic": bool(m[SYNTH]), "model_name": m[MODEL],
             "emojis": None if emo is None else json.loads(emo), "replies": [],
-            "labels": None if lab is None else {n: {"value": float(v), "count": c} for n, v, c in sorted(lab)},
+            "labels": None if lab is None else json.loads(lab),
             "events": ev, "detoxify": None if m[DETOX] is None else json.loads(m[DETOX]),
             "message_tree_id": None, "tree_state": None,
         }  # fmt: skip

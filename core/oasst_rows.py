@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 
+from core import label_means
 from core.errors import InvalidInput
 from core.models import utcnow
 from core.oasst_db import Raw, RawText, SqliteBulk
@@ -30,7 +31,7 @@ MESSAGE_COLS = (
     "id", "tree_id", "parent_id", "role", "depth", "lang", "text", "user_id", "created_at", "review_count",
     "review_result", "deleted", "rank", "synthetic", "model_name", "edited", "detoxify", "extra",
 )  # fmt: skip
-LABEL_COLS = ("message_id", "name", "value", "count")
+LABEL_COLS = ("message_id", "labels", "ratings")
 EMOJI_COLS = ("message_id", "emoji", "count")
 # One encoder for every detoxify object: json.dumps would build a new one per message.
 _DUMPS = json.JSONEncoder(check_circular=False).encode
@@ -90,7 +91,7 @@ class Rows:
     flat: bool = False  # each list holds its rows' values one after another (see flatten)
 
     def flatten(self) -> Rows:
-        """The same rows as flat lists: a quarter of the objects to pickle for 4-column label rows."""
+        """The same rows as flat lists: fewer objects to pickle than a tuple per row."""
         if self.flat:
             return self
         return Rows(*(list(chain.from_iterable(getattr(self, t))) for t in _TABLES), flat=True)  # type: ignore[arg-type]
@@ -109,8 +110,7 @@ class Importer:
         # Rows are built flat (values row after row): fewer objects to make, pickle and unpickle.
         self.rows = Rows(flat=True)
         self._extra_names: dict[tuple, tuple] = {}  # a node's keys -> its unknown ones (for the fast path)
-        # One string object per label name: pickled once per batch, then by reference.
-        self._label_names: dict[str, str] = {}
+        self._label_pieces = label_means.PieceCache(limit=100_000)
         # The fast path writes ids as RawText does (canonical text, or 32 hex digits on SQLite).
         self._fast = not raw.pg or isinstance(raw, RawText)
         self.errors: list[str] = []
@@ -183,7 +183,7 @@ class Importer:
             None if m.extra is None else json.dumps(m.extra, ensure_ascii=False),
         )  # fmt: skip
         if m.labels:
-            r.labels += chain.from_iterable((uid, name, value, count) for name, (value, count) in m.labels.items())
+            r.labels += (uid, label_means.text_of(m.labels), sum(count for _, count in m.labels.values()))
             self.report.labels += len(m.labels)
         if m.emojis:
             r.emojis += chain.from_iterable((uid, e, n) for e, n in m.emojis.items())
@@ -227,9 +227,7 @@ class Importer:
         pg = self.raw.pg
         true, false = (True, False) if pg else (1, 0)
         now_db, users, extra_names = self.now_db, self.users, self._extra_names
-        if len(self._label_names) > 10_000:
-            self._label_names.clear()
-        one_name = self._label_names.setdefault
+        label_piece = self._label_pieces.get
         r = self.rows
         messages, labels, emojis = r.messages, r.labels, r.emojis
         tree_uid = tid if pg else tid.replace("-", "")
@@ -359,6 +357,7 @@ class Importer:
             if label_map:
                 # The hot loop of an import (a dozen labels per message). A value that is not an
                 # object, or lacks a key, raises (TypeError, KeyError): the full path then.
+                pieces, ratings = [], 0
                 for name, v in label_map.items():
                     number, count = v["value"], v["count"]
                     kind = type(number)
@@ -371,7 +370,9 @@ class Importer:
                         return None
                     if type(count) is not int or len(name) > 32:
                         return None
-                    labels += (uid, one_name(name, name), number, count)
+                    pieces.append(label_piece(name, number, count))
+                    ratings += count
+                labels += (uid, "{" + ", ".join(pieces) + "}", ratings)
                 n_labels += len(label_map)
             if not ids:
                 root = (lang, user_uid, time)
@@ -465,7 +466,7 @@ class Importer:
         """A batch's inserts, parents' tables first: (table, columns, rows, report counter)."""
         return [("users", USER_COLS, r.users, "new_users"), ("identities", IDENTITY_COLS, r.identities, None),
                 ("trees", TREE_COLS, r.trees, "new_trees"), ("messages", MESSAGE_COLS, r.messages, "new_messages"),
-                ("label_summaries", LABEL_COLS, r.labels, None), ("emoji_counts", EMOJI_COLS, r.emojis, None)]  # fmt: skip
+                ("label_means", LABEL_COLS, r.labels, None), ("emoji_counts", EMOJI_COLS, r.emojis, None)]  # fmt: skip
 
     async def write(self, r: Rows | None) -> None:
         """Insert a batch of rows through the async driver."""

@@ -5,14 +5,13 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import activity, removal, trees
+from core import activity, label_means, removal, trees
 from core.config import Settings
 from core.models import (
     Ballot,
     EmojiCount,
     Identity,
     Label,
-    LabelSummary,
     Message,
     MessageRevision,
     Reaction,
@@ -22,7 +21,7 @@ from core.models import (
     User,
     UserActivity,
 )
-from core.sql import ROW_LOCK, add_counts
+from core.sql import add_counts
 
 RECEIVED = {"+1": "upvotes_received", "-1": "downvotes_received", "red_flag": "red_flags_received"}
 PURGED_NAME = "purged user"
@@ -46,16 +45,8 @@ async def _reactions(session: AsyncSession, user: User) -> int:
 
 async def _labels(session: AsyncSession, user: User) -> int:
     labels = (await session.scalars(select(Label).where(Label.user_id == user.id))).all()
-    for label in labels:
-        for name, value in label.values.items():
-            row = await session.get(LabelSummary, (label.message_id, name), with_for_update=ROW_LOCK)
-            if row is None:
-                continue
-            if row.count <= 1:
-                await session.delete(row)
-            else:  # take this rating out of the mean
-                row.value = (row.value * row.count - float(value)) / (row.count - 1)
-                row.count -= 1
+    for label in labels:  # each rating comes out of its message's means
+        await label_means.fold(session, label.message_id, {n: float(v) for n, v in label.values.items()}, remove=True)
         await session.delete(label)
     return len(labels)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import false, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import Ballot, Label, LabelSummary, Message, RankingResult, Tree
+from core.models import Ballot, Label, LabelMeans, Message, RankingResult, Tree
 
 
 def _lang(column, lang: str | None):
@@ -67,9 +67,9 @@ async def label_counts(session: AsyncSession, lang: str | None) -> dict[str, int
         select(func.count()).select_from(Label).join(Message, Message.id == Label.message_id).where(*_lang(Message.lang, lang))
     )
     ratings = await session.scalar(
-        select(func.coalesce(func.sum(LabelSummary.count), 0))
-        .select_from(LabelSummary)
-        .join(Message, Message.id == LabelSummary.message_id)
+        select(func.coalesce(func.sum(LabelMeans.ratings), 0))
+        .select_from(LabelMeans)
+        .join(Message, Message.id == LabelMeans.message_id)
         .where(*_lang(Message.lang, lang))
     )
     return {"label_sets": int(sets or 0), "ratings": int(ratings or 0)}

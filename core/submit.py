@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import uuid
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import activity, trees
+from core import activity, label_means, trees
 from core.config import Settings
 from core.errors import (
     AlreadyAnswered,
@@ -27,7 +26,6 @@ from core.models import (
     Ballot,
     EmojiCount,
     Label,
-    LabelSummary,
     Message,
     Task,
     TaskState,
@@ -37,7 +35,7 @@ from core.models import (
     User,
     utcnow,
 )
-from core.sql import ROW_LOCK, add_counts, insert_on
+from core.sql import ROW_LOCK, add_counts
 from core.tasks import SKIP_EMOJI
 
 
@@ -157,7 +155,7 @@ async def submit_labels(
     mode = task.payload.get("mode", "full")
     label = Label(message_id=msg.id, user_id=user.id, task_id=task.id, values=clean, mode=mode, is_review=is_review)
     session.add(label)
-    await add_label_summaries(session, msg.id, clean)
+    await label_means.fold(session, msg.id, clean)
     _finish(task, utcnow())
     await activity.count(session, user.id, **{"labels_simple" if mode == "simple" else "labels_full": 1})
     if any(clean.get(n, 0) > 0 for n in CATALOGUE if CATALOGUE[n].kind == "flag"):
@@ -171,29 +169,6 @@ async def submit_labels(
             score = await trees.review_score(session, msg.id)
             await trees.decide_review(session, settings, msg, score > threshold, tree=tree)
     return label, msg
-
-
-@functools.cache
-def _label_folder(dialect: str):
-    """The upsert folding one label value into its running mean; built once, run once per label."""
-    table = LabelSummary.__table__
-    values = {name: bindparam(name, type_=table.c[name].type) for name in ("message_id", "name", "value")}
-    stmt = insert_on(dialect, table).values({**values, "count": 1})
-    return stmt.on_conflict_do_update(
-        index_elements=["message_id", "name"],
-        set_={
-            "value": (table.c.value * table.c.count + stmt.excluded.value) / (table.c.count + 1),
-            "count": table.c.count + 1,
-        },
-    )
-
-
-async def add_label_summaries(session: AsyncSession, message_id: uuid.UUID, values: dict[str, float]) -> None:
-    """Fold one label set into the per-message means the export carries, in one batch."""
-    if not values:
-        return
-    rows = [{"message_id": message_id, "name": n, "value": v} for n, v in values.items()]
-    await session.execute(_label_folder(session.bind.dialect.name), rows)
 
 
 async def skip(session: AsyncSession, settings: Settings, user: User, task: Task) -> None:

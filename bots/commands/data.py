@@ -76,7 +76,7 @@ async def run_import(args) -> int:
             rate = r.messages / r.seconds if r.seconds else 0
             print(
                 f"{path}: {r.trees:,} trees, {r.messages:,} messages ({r.new_messages:,} new, {r.skipped:,} already stored), "
-                f"{r.new_users:,} new users, {r.labels:,} label summaries, {r.emojis:,} emoji counts "
+                f"{r.new_users:,} new users, {r.labels:,} label means, {r.emojis:,} emoji counts "
                 f"in {r.seconds:.1f}s ({rate:,.0f} messages/s)."
             )  # fmt: skip
     finally:

@@ -60,6 +60,6 @@ async def table_counts(db) -> dict[str, int]:
     """Row counts of the tables an import writes."""
     out = {}
     async with db.read() as s:
-        for model in (models.User, models.Identity, models.Tree, models.Message, models.LabelSummary, models.EmojiCount):
+        for model in (models.User, models.Identity, models.Tree, models.Message, models.LabelMeans, models.EmojiCount):
             out[model.__tablename__] = await s.scalar(select(func.count()).select_from(model))
     return out

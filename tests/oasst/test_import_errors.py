@@ -10,7 +10,7 @@ from core.errors import InvalidInput
 from core.oasst_import import ImportFailed, import_file
 from tests.oasst.helpers import OASST2, table_counts
 
-EMPTY = {"users": 0, "identities": 0, "trees": 0, "messages": 0, "label_summaries": 0, "emoji_counts": 0}
+EMPTY = {"users": 0, "identities": 0, "trees": 0, "messages": 0, "label_means": 0, "emoji_counts": 0}
 
 
 def _write(path, lines):

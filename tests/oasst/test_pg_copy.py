@@ -19,13 +19,13 @@ SNAPSHOT = {
     "trees": "SELECT id, state, lang, origin, author_id, created_at FROM trees",
     "messages": "SELECT id, tree_id, parent_id, role, depth, lang, text, user_id, created_at, review_count,"
     " review_result, deleted, rank, synthetic, model_name, edited, detoxify, extra FROM messages",
-    "label_summaries": "SELECT message_id, name, value, count FROM label_summaries",
+    "label_means": "SELECT message_id, labels, ratings FROM label_means",
     "emoji_counts": "SELECT message_id, emoji, count FROM emoji_counts",
 }
 SCHEMA = """SELECT 'c ' || conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
-            WHERE conrelid = ANY('{trees,messages,label_summaries,emoji_counts}'::regclass[])
+            WHERE conrelid = ANY('{trees,messages,label_means,emoji_counts}'::regclass[])
             UNION ALL SELECT 'i ' || indexdef FROM pg_indexes
-            WHERE tablename IN ('trees', 'messages', 'label_summaries', 'emoji_counts')"""
+            WHERE tablename IN ('trees', 'messages', 'label_means', 'emoji_counts')"""
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ async def test_empty_and_partly_filled_databases_end_alike(db, tmp_path, process
     # Then the same file into the same database emptied and given a third of its trees first:
     # batches mix stored and new trees, and go through the upsert.
     async with db.tx() as s:
-        for table in ("emoji_counts", "label_summaries", "messages", "trees", "identities", "users"):
+        for table in ("emoji_counts", "label_means", "messages", "trees", "identities", "users"):
             await s.execute(text(f"DELETE FROM {table}"))
     first = await import_file(db, some, batch=40, parse_process=process, defer_constraints=defer)
     rest = await import_file(db, whole, batch=40, parse_process=process, defer_constraints=defer)

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select, text
 
 from core.db import Database, upgrade
-from core.models import Identity, LabelSummary, Message, Tree, User
+from core import label_means
+from core.models import Identity, LabelMeans, Message, Tree, User
 from core.oasst_export import ExportOptions, export
 from core.oasst_import import import_file
 from tests.oasst.helpers import ALL, EN_100, OASST2, by_tree, read_lines, table_counts
@@ -39,7 +40,7 @@ async def test_stored_fields_map_onto_the_schema(db):
     async with db.read() as s:
         tree = await s.get(Tree, uuid.UUID(tree_id))
         msg = await s.get(Message, tree.id)
-        labels = {l.name: (l.value, l.count) for l in (await s.scalars(select(LabelSummary).where(LabelSummary.message_id == msg.id)))}
+        labels = label_means.parse((await s.get(LabelMeans, msg.id)).labels)
         user = await s.get(User, msg.user_id)
         ident = await s.scalar(select(Identity).where(Identity.user_id == user.id))
     assert tree.state == "ready_for_export" and tree.lang == prompt["lang"] and str(tree.author_id) == prompt["user_id"]
@@ -83,7 +84,7 @@ async def test_messages_file_round_trip(db, db_url, tmp_path):
     fresh_url = db_url.replace("chorus.db", "fresh.db") if db_url.startswith("sqlite") else None
     if fresh_url is None:  # PostgreSQL: clear the database instead of making another
         async with db.tx() as s:
-            for table in ("emoji_counts", "label_summaries", "messages", "trees", "identities", "users"):
+            for table in ("emoji_counts", "label_means", "messages", "trees", "identities", "users"):
                 await s.execute(text(f"DELETE FROM {table}"))
         target = db
     else:

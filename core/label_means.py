@@ -1,0 +1,86 @@
+"""Each message's label means and counts, kept as the JSON text the oasst export writes.
+
+oasst1 carries about a dozen labels on most messages (1.9 million name/value/count triples for
+161k messages). Kept as one row per label they were most of an import's writes and of an
+export's reads; kept as one row per message, in the format's own text, an import writes what it
+read and an export copies what it stored. Values are written with repr(), which gives the
+shortest text that reads back as the same double, so a mean survives to the last bit.
+
+A label set submitted here is folded into its message's text under a row lock (`fold`), the
+same arithmetic as before in the database: (mean × count + value) / (count + 1).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from json.encoder import encode_basestring as _q  # the C encoder, ensure_ascii=False
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.models import LabelMeans
+from core.sql import ROW_LOCK
+
+Means = dict[str, tuple[float, int]]  # label name -> (mean, count)
+
+
+def piece(name: str, value: float, count: int) -> str:
+    """One label's `"name": {"value": v, "count": n}`, as json.dumps writes it."""
+    return f'{_q(name)}: {{"value": {float(value)!r}, "count": {count}}}'
+
+
+class PieceCache:
+    """Rendered pieces by (name, value, count): a corpus has few distinct ones (means of a few
+    ratings), so an import renders each once."""
+
+    def __init__(self, limit: int = 1_000_000):
+        self.pieces: dict[tuple, str] = {}
+        self.limit = limit
+
+    def get(self, name: str, value: float, count: int) -> str:
+        """The piece for a finite float value and an int count."""
+        # 0.0 == -0.0 as a key: the sign goes into the key for zeros, so neither is written as the other.
+        key = (name, value, count) if value or math.copysign(1.0, value) > 0 else (name, "-0.0", count)
+        out = self.pieces.get(key)
+        if out is None:
+            out = piece(name, value, count)
+            if len(self.pieces) < self.limit:
+                self.pieces[key] = out
+        return out
+
+
+def text_of(means: Means) -> str:
+    """The labels object's JSON text, names in the order given."""
+    return "{" + ", ".join([piece(n, v, c) for n, (v, c) in means.items()]) + "}"
+
+
+def parse(text: str | None) -> Means:
+    """The means of a stored text (empty for none)."""
+    if not text:
+        return {}
+    return {name: (float(v["value"]), v["count"]) for name, v in json.loads(text).items()}
+
+
+async def fold(session: AsyncSession, message_id: uuid.UUID, values: dict[str, float], remove: bool = False) -> None:
+    """Add one label set to a message's means, or take it back out (a purged person's labels)."""
+    if not values:
+        return
+    row = await session.get(LabelMeans, message_id, with_for_update=ROW_LOCK, populate_existing=True)
+    if row is None and remove:
+        return
+    means = parse(row.labels if row is not None else None)
+    for name, value in values.items():
+        mean, count = means.get(name, (0.0, 0))
+        if not remove:
+            means[name] = ((mean * count + value) / (count + 1), count + 1)
+        elif count > 1:
+            means[name] = ((mean * count - value) / (count - 1), count - 1)
+        else:
+            means.pop(name, None)
+    if row is None:
+        session.add(LabelMeans(message_id=message_id, labels=text_of(means), ratings=sum(c for _, c in means.values())))
+    elif means:
+        row.labels, row.ratings = text_of(means), sum(c for _, c in means.values())
+    else:
+        await session.delete(row)
