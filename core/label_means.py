@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from itertools import groupby
+from operator import itemgetter
 from json.encoder import encode_basestring as _q  # the C encoder, ensure_ascii=False
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +25,7 @@ from core.models import LabelMeans
 from core.sql import ROW_LOCK
 
 Means = dict[str, tuple[float, int]]  # label name -> (mean, count)
+_FIRST = itemgetter(0)
 
 
 def piece(name: str, value: float, count: int) -> str:
@@ -30,23 +33,42 @@ def piece(name: str, value: float, count: int) -> str:
     return f'{_q(name)}: {{"value": {float(value)!r}, "count": {count}}}'
 
 
-class PieceCache:
-    """Rendered pieces by (name, value, count): a corpus has few distinct ones (means of a few
-    ratings), so an import renders each once."""
+def sets(means: Means) -> int:
+    """How many label sets the means hold: the largest count (every set answers spam)."""
+    return max((c for _, c in means.values()), default=0)
 
-    def __init__(self, limit: int = 1_000_000):
+
+class Texts:
+    """Builds many messages' stored texts from label values, each distinct label piece rendered
+    once: a corpus's values are means of a few ratings, so they repeat, and repr() is the cost."""
+
+    def __init__(self, limit: int = 200_000):
         self.pieces: dict[tuple, str] = {}
         self.limit = limit
 
-    def get(self, name: str, value: float, count: int) -> str:
-        """The piece for a finite float value and an int count."""
-        # 0.0 == -0.0 as a key: the sign goes into the key for zeros, so neither is written as the other.
-        key = (name, value, count) if value or math.copysign(1.0, value) > 0 else (name, "-0.0", count)
-        out = self.pieces.get(key)
-        if out is None:
-            out = piece(name, value, count)
-            if len(self.pieces) < self.limit:
-                self.pieces[key] = out
+    def rows(self, values: list, flat: bool = True) -> list:
+        """(message id, text, sets) for label values (message id, name, value, count) that come
+        grouped by message: flat lists in and out, or tuples in and out."""
+        quads = zip(*[iter(values)] * 4) if flat else values
+        get, pieces, out = self.pieces.get, self.pieces, []
+        for uid, group in groupby(quads, _FIRST):
+            texts, top = [], 0
+            for _, name, value, count in group:
+                key = (name, value, count)
+                text = get(key)
+                # -0.0 == 0.0 as a key: a negative zero is rendered each time, never cached.
+                if text is None or (not value and math.copysign(1.0, value) < 0):
+                    text = piece(name, value, count)
+                    if len(pieces) < self.limit and (value or math.copysign(1.0, value) > 0):
+                        pieces[key] = text
+                texts.append(text)
+                if count > top:
+                    top = count
+            row = (uid, "{" + ", ".join(texts) + "}", top)
+            if flat:
+                out += row
+            else:
+                out.append(row)
         return out
 
 
@@ -79,8 +101,8 @@ async def fold(session: AsyncSession, message_id: uuid.UUID, values: dict[str, f
         else:
             means.pop(name, None)
     if row is None:
-        session.add(LabelMeans(message_id=message_id, labels=text_of(means), ratings=sum(c for _, c in means.values())))
+        session.add(LabelMeans(message_id=message_id, labels=text_of(means), ratings=sets(means)))
     elif means:
-        row.labels, row.ratings = text_of(means), sum(c for _, c in means.values())
+        row.labels, row.ratings = text_of(means), sets(means)
     else:
         await session.delete(row)

@@ -249,13 +249,11 @@ class LabelMeans(Base):
     """A message's label means and counts, as the JSON text of the oasst export's labels object."""
 
     __tablename__ = "label_means"
-    # SQLite keeps the rows in the primary key's B-tree, as emoji_counts (migration 0004).
-    __table_args__ = {"sqlite_with_rowid": False}
 
     message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
     # {"name": {"value": mean, "count": n}, ...}, written by core.label_means (floats by repr: exact).
     labels: Mapped[str] = mapped_column(Text)
-    ratings: Mapped[int] = mapped_column(Integer)  # the counts summed, for statistics
+    ratings: Mapped[int] = mapped_column(Integer)  # label sets folded in: the largest count (each set answers spam)
 
 
 class Ballot(Base):

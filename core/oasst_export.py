@@ -498,7 +498,7 @@ async def _pg_readers(db: Database, first, stack: contextlib.AsyncExitStack) -> 
     """The export's connections on PostgreSQL: `first` (its REPEATABLE READ transaction begun) and
     PG_READERS - 1 more importing its snapshot, when the server can export one."""
     raw = await Raw.of(first)
-    await raw.execute("SET LOCAL work_mem = '32MB'")  # a chunk's label rows sorted in memory, not on disk
+    await raw.execute("SET LOCAL work_mem = '32MB'")  # a chunk's rows sorted in memory, not on disk
     snapshot = (await raw.fetch("SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_export_snapshot() END"))[0][0]
     raws = [raw]
     if snapshot is None or not re.fullmatch(r"[0-9A-Fa-f-]+", snapshot):

@@ -86,7 +86,7 @@ class Rows:
     identities: list = field(default_factory=list)
     trees: list = field(default_factory=list)
     messages: list = field(default_factory=list)
-    labels: list = field(default_factory=list)
+    labels: list = field(default_factory=list)  # label values: (message id, name, value, count)
     emojis: list = field(default_factory=list)
     flat: bool = False  # each list holds its rows' values one after another (see flatten)
 
@@ -110,7 +110,10 @@ class Importer:
         # Rows are built flat (values row after row): fewer objects to make, pickle and unpickle.
         self.rows = Rows(flat=True)
         self._extra_names: dict[tuple, tuple] = {}  # a node's keys -> its unknown ones (for the fast path)
-        self._label_pieces = label_means.PieceCache(limit=100_000)
+        # One string object per label name: pickled once per batch, then by reference.
+        self._label_names: dict[str, str] = {}
+        # Label values become each message's stored text where they are written (label_rows).
+        self._label_texts = label_means.Texts()
         # The fast path writes ids as RawText does (canonical text, or 32 hex digits on SQLite).
         self._fast = not raw.pg or isinstance(raw, RawText)
         self.errors: list[str] = []
@@ -183,7 +186,7 @@ class Importer:
             None if m.extra is None else json.dumps(m.extra, ensure_ascii=False),
         )  # fmt: skip
         if m.labels:
-            r.labels += (uid, label_means.text_of(m.labels), sum(count for _, count in m.labels.values()))
+            r.labels += chain.from_iterable((uid, name, value, count) for name, (value, count) in m.labels.items())
             self.report.labels += len(m.labels)
         if m.emojis:
             r.emojis += chain.from_iterable((uid, e, n) for e, n in m.emojis.items())
@@ -227,7 +230,9 @@ class Importer:
         pg = self.raw.pg
         true, false = (True, False) if pg else (1, 0)
         now_db, users, extra_names = self.now_db, self.users, self._extra_names
-        label_piece = self._label_pieces.get
+        if len(self._label_names) > 10_000:
+            self._label_names.clear()
+        one_name = self._label_names.setdefault
         r = self.rows
         messages, labels, emojis = r.messages, r.labels, r.emojis
         tree_uid = tid if pg else tid.replace("-", "")
@@ -357,7 +362,6 @@ class Importer:
             if label_map:
                 # The hot loop of an import (a dozen labels per message). A value that is not an
                 # object, or lacks a key, raises (TypeError, KeyError): the full path then.
-                pieces, ratings = [], 0
                 for name, v in label_map.items():
                     number, count = v["value"], v["count"]
                     kind = type(number)
@@ -370,9 +374,7 @@ class Importer:
                         return None
                     if type(count) is not int or len(name) > 32:
                         return None
-                    pieces.append(label_piece(name, number, count))
-                    ratings += count
-                labels += (uid, "{" + ", ".join(pieces) + "}", ratings)
+                    labels += (uid, one_name(name, name), number, count)
                 n_labels += len(label_map)
             if not ids:
                 root = (lang, user_uid, time)
@@ -466,7 +468,8 @@ class Importer:
         """A batch's inserts, parents' tables first: (table, columns, rows, report counter)."""
         return [("users", USER_COLS, r.users, "new_users"), ("identities", IDENTITY_COLS, r.identities, None),
                 ("trees", TREE_COLS, r.trees, "new_trees"), ("messages", MESSAGE_COLS, r.messages, "new_messages"),
-                ("label_means", LABEL_COLS, r.labels, None), ("emoji_counts", EMOJI_COLS, r.emojis, None)]  # fmt: skip
+                ("label_means", LABEL_COLS, self._label_texts.rows(r.labels, r.flat), None),
+                ("emoji_counts", EMOJI_COLS, r.emojis, None)]  # fmt: skip
 
     async def write(self, r: Rows | None) -> None:
         """Insert a batch of rows through the async driver."""

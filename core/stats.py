@@ -62,7 +62,7 @@ async def ranking_counts(session: AsyncSession, lang: str | None) -> dict[str, o
 
 
 async def label_counts(session: AsyncSession, lang: str | None) -> dict[str, int]:
-    """Label sets given here, and label ratings in all (imported ratings included)."""
+    """Label sets given here, and label sets in all, imported ones included (the ratings)."""
     sets = await session.scalar(
         select(func.count()).select_from(Label).join(Message, Message.id == Label.message_id).where(*_lang(Message.lang, lang))
     )

@@ -2,8 +2,8 @@
 
 oasst1's 161k messages carry 1.9 M label name/value/count triples. As rows, they were most of an
 import's writes and of an export's reads; as one row per message in the export format's own text,
-an import writes what it read and an export copies what it stored. `ratings` keeps the counts'
-sum for statistics. Values are written with repr(): the shortest text that reads back as the
+an import writes what it read and an export copies what it stored. `ratings` keeps, for
+statistics, how many label sets the means hold: the largest count (every set answers spam). Values are written with repr(): the shortest text that reads back as the
 same double. The text is built here rather than by core.label_means so that this migration keeps
 meaning what it meant when it was written.
 
@@ -34,7 +34,6 @@ def _means_table() -> sa.Table:
         sa.Column("ratings", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["message_id"], ["messages.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("message_id"),
-        sqlite_with_rowid=False,
     )
 
 
@@ -84,7 +83,7 @@ def upgrade() -> None:
         batch = []
         for message_id, group in groupby(rows, key=lambda r: r[0]):
             labels = [(name, value, count) for _, name, value, count in group]
-            batch.append({"message_id": message_id, "labels": _text(labels), "ratings": sum(c for _, _, c in labels)})
+            batch.append({"message_id": message_id, "labels": _text(labels), "ratings": max(c for _, _, c in labels)})
         bind.execute(means.insert(), batch)
     op.drop_table("label_summaries")
 

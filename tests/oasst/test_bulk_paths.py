@@ -67,7 +67,7 @@ async def test_indexes_and_collector_survive_bulk_import(db, db_url, tmp_path):
         try:
             names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
             plan = " ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN SELECT id FROM messages WHERE tree_id = 'x'"))
-            wr = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'label_means'").fetchone()[0]
+            wr = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'emoji_counts'").fetchone()[0]
         finally:
             conn.close()
         assert {"ix_messages_tree_id", "ix_messages_parent_id", "ix_messages_user_created",
