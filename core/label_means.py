@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import uuid
-from itertools import groupby
+from itertools import chain, groupby
 from operator import itemgetter
 from json.encoder import encode_basestring as _q  # the C encoder, ensure_ascii=False
 
@@ -31,6 +32,23 @@ _FIRST = itemgetter(0)
 def piece(name: str, value: float, count: int) -> str:
     """One label's `"name": {"value": v, "count": n}`, as json.dumps writes it."""
     return f'{_q(name)}: {{"value": {float(value)!r}, "count": {count}}}'
+
+
+# A labels object as json.dumps writes it with the default separators, in a line of a file: names
+# of 1 to 32 characters with nothing escaped (control characters are invalid JSON in a string),
+# values written as floats (an int would read back as an int) of at most a two-digit exponent
+# (so finite), counts whole numbers. Such a text is stored as it is (core/oasst_rows.py).
+_NUMBER = r"-?(?:0|[1-9]\d*)(?:\.\d+(?:[eE][+-]?\d{1,2})?|[eE][+-]?\d{1,2})"
+_ITEM = rf'"[^"\\\x00-\x1f]{{1,32}}": \{{"value": {_NUMBER}, "count": -?(?:0|[1-9]\d*)\}}'
+CUT = re.compile(rf'"labels": (\{{{_ITEM}(?:, {_ITEM})*\}})').split  # [before, object, between, ..., after]
+_COUNTS = re.compile(r'"count": (-?\d+)\}').findall
+
+
+def cut_rows(cut: list, flat: bool = True) -> list:
+    """(message id, text, sets) for (message id, text) of labels objects that CUT matched."""
+    pairs = zip(*[iter(cut)] * 2) if flat else cut
+    rows = [(uid, text, max(map(int, _COUNTS(text)))) for uid, text in pairs]
+    return list(chain.from_iterable(rows)) if flat else rows
 
 
 def sets(means: Means) -> int:

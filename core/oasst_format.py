@@ -138,8 +138,11 @@ def _labels(value) -> dict[str, tuple[float, int]] | None:
             kind = type(number)
             # x - x == 0 leaves out inf and nan, which SQLite cannot store as a label value.
             if (kind is float or kind is int) and number - number == 0 and type(count) is int and len(name) <= 32:
-                out[name] = (float(number), count)
-                continue
+                try:
+                    out[name] = (float(number), count)
+                    continue
+                except OverflowError:  # an int beyond any double
+                    pass
         raise FormatError(f"label {name!r:.40} must be {{value: finite number, count: whole number}}")
     return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 
@@ -88,6 +89,7 @@ class Rows:
     messages: list = field(default_factory=list)
     labels: list = field(default_factory=list)  # label values: (message id, name, value, count)
     emojis: list = field(default_factory=list)
+    label_texts: list = field(default_factory=list)  # labels objects as cut from lines: (message id, text)
     flat: bool = False  # each list holds its rows' values one after another (see flatten)
 
     def flatten(self) -> Rows:
@@ -97,7 +99,7 @@ class Rows:
         return Rows(*(list(chain.from_iterable(getattr(self, t))) for t in _TABLES), flat=True)  # type: ignore[arg-type]
 
 
-_TABLES = ("users", "identities", "trees", "messages", "labels", "emojis")
+_TABLES = ("users", "identities", "trees", "messages", "labels", "emojis", "label_texts")
 
 
 class Importer:
@@ -112,8 +114,9 @@ class Importer:
         self._extra_names: dict[tuple, tuple] = {}  # a node's keys -> its unknown ones (for the fast path)
         # One string object per label name: pickled once per batch, then by reference.
         self._label_names: dict[str, str] = {}
-        # Label values become each message's stored text where they are written (label_rows).
+        # Label values become each message's stored text where they are written (batches).
         self._label_texts = label_means.Texts()
+        self._marker = f"\ue000{secrets.token_hex(8)}:"  # stands for a labels object cut from a line
         # The fast path writes ids as RawText does (canonical text, or 32 hex digits on SQLite).
         self._fast = not raw.pg or isinstance(raw, RawText)
         self.errors: list[str] = []
@@ -133,12 +136,16 @@ class Importer:
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = None
+                if self._fast and not self.error_count:
+                    done, obj = self._fast_line(line, lineno)
+                    if done:
+                        continue
+                if obj is None:
+                    obj = json.loads(line)
                 if not isinstance(obj, dict):
                     raise FormatError("a line must be a JSON object")
                 if "prompt" in obj:
-                    if self._fast and not self.error_count and self._fast_tree(obj, lineno):
-                        continue
                     tree = parse_tree(obj)
                     if len({m.id for m in tree.messages}) != len(tree.messages):
                         raise FormatError("the tree contains the same message_id twice")
@@ -193,7 +200,30 @@ class Importer:
             self.report.emojis += len(m.emojis)
         self.report.messages += 1
 
-    def _fast_tree(self, obj: dict, lineno: int) -> bool:
+    def _fast_line(self, line: str, lineno: int) -> tuple[bool, object]:
+        """A trees-file line through the fast path, its labels objects cut out before json.loads:
+        (True, None) when it was taken; else (False, the line parsed, or None to parse it again).
+
+        Labels objects in the shape the format writes (label_means.CUT) are about a third of an
+        oasst line and most of the time json.loads spends on it (a dozen small dicts and floats per
+        message); stored as the text they are, they need not be parsed at all. Each is replaced
+        by a string naming it. A line the fast path does not take is parsed as written by the
+        full path, which so reports what is wrong with it as before."""
+        # Only trees lines are cut: a messages-file line would be parsed twice.
+        parts = label_means.CUT(line) if '"prompt": ' in line else ()
+        texts = parts[1::2]
+        if texts:
+            head = '"labels": "' + self._marker
+            line = "".join([f'{part}{head}{i}"' for i, part in enumerate(parts[:-1:2])]) + parts[-1]
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            return False, None
+        if type(obj) is dict and "prompt" in obj and self._fast_tree(obj, lineno, texts):
+            return True, None
+        return False, None if texts else obj
+
+    def _fast_tree(self, obj: dict, lineno: int, texts: list[str]) -> bool:
         """A trees-file line in the common well-formed shape, checked and turned into rows in one
         pass (what parse_tree, then _add_tree, do with a record per message and a tuple per label).
 
@@ -201,10 +231,10 @@ class Importer:
         gives the same rows or names the mistake.
         """
         r = self.rows
-        marks = [(rows, len(rows)) for rows in (r.users, r.identities, r.trees, r.messages, r.labels, r.emojis)]
+        marks = [(rows, len(rows)) for rows in (r.users, r.identities, r.trees, r.messages, r.labels, r.emojis, r.label_texts)]
         added: list[str] = []
         try:
-            counts = self._fast_tree_rows(obj, lineno, added)
+            counts = self._fast_tree_rows(obj, lineno, added, texts)
         except Exception:  # noqa: BLE001 - whatever it is, the full path reports it as before
             counts = None
         if counts is None:
@@ -219,7 +249,7 @@ class Importer:
         report.emojis += counts[2]
         return True
 
-    def _fast_tree_rows(self, obj: dict, lineno: int, added: list[str]) -> tuple[int, int, int] | None:
+    def _fast_tree_rows(self, obj: dict, lineno: int, added: list[str], texts: list[str]) -> tuple[int, int, int] | None:
         """_fast_tree's work: rows appended, and (messages, labels, emojis); None to take the full path."""
         tid = obj.get("message_tree_id")
         if type(tid) is not str or len(tid) != 36 or not _CANON(tid):
@@ -234,7 +264,8 @@ class Importer:
             self._label_names.clear()
         one_name = self._label_names.setdefault
         r = self.rows
-        messages, labels, emojis = r.messages, r.labels, r.emojis
+        messages, labels, emojis, label_texts = r.messages, r.labels, r.emojis, r.label_texts
+        marker, cut_used = self._marker, 0
         tree_uid = tid if pg else tid.replace("-", "")
         ids: list[str] = []
         n_labels = n_emojis = 0
@@ -299,6 +330,14 @@ class Importer:
                     if (v := node[k]) is not None:
                         extra[k] = v
             emoji_map, label_map = node.get("emojis"), node.get("labels")
+            if type(label_map) is str:  # cut from the line by _fast_line
+                if not label_map.startswith(marker):
+                    return None
+                cut = texts[int(label_map[len(marker) :])]
+                label_texts += (uid, cut)
+                n_labels += cut.count('"value": ')
+                cut_used += 1
+                label_map = None
             if (emoji_map is not None and type(emoji_map) is not dict) or (
                 label_map is not None and type(label_map) is not dict
             ):
@@ -384,7 +423,7 @@ class Importer:
                 if type(replies) is not list:
                     return None
                 stack += zip(reversed(replies), repeat((mid, role, depth, uid)))
-        if len(set(ids)) != len(ids):
+        if len(set(ids)) != len(ids) or cut_used != len(texts):  # a cut object somewhere but a node's labels
             return None
         seen = self.seen
         for mid in ids:
@@ -465,11 +504,14 @@ class Importer:
         return rows
 
     def batches(self, r: Rows) -> list[tuple[str, tuple[str, ...], list, str | None]]:
-        """A batch's inserts, parents' tables first: (table, columns, rows, report counter)."""
+        """A batch's inserts, parents' tables first: (table, columns, rows, report counter).
+
+        Labels become label_means rows here, where they are written (the parent process, which
+        waits on the parser otherwise)."""
+        means = self._label_texts.rows(r.labels, r.flat) + label_means.cut_rows(r.label_texts, r.flat)
         return [("users", USER_COLS, r.users, "new_users"), ("identities", IDENTITY_COLS, r.identities, None),
                 ("trees", TREE_COLS, r.trees, "new_trees"), ("messages", MESSAGE_COLS, r.messages, "new_messages"),
-                ("label_means", LABEL_COLS, self._label_texts.rows(r.labels, r.flat), None),
-                ("emoji_counts", EMOJI_COLS, r.emojis, None)]  # fmt: skip
+                ("label_means", LABEL_COLS, means, None), ("emoji_counts", EMOJI_COLS, r.emojis, None)]  # fmt: skip
 
     async def write(self, r: Rows | None) -> None:
         """Insert a batch of rows through the async driver."""

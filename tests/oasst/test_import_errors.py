@@ -44,11 +44,12 @@ async def test_bad_lines_are_reported_and_nothing_is_kept(db, tmp_path):
         (lambda t: t.update(tree_state="finished"), "tree_state 'finished' is not a tree state"),
         (lambda t: t["prompt"]["replies"][0].update(role="prompter"), "cannot reply to a prompter message"),
         (lambda t: t["prompt"].update(labels={"spam": {"value": "high", "count": 1}}), "label 'spam'"),
+        (lambda t: t["prompt"].update(labels={"spam": {"value": 10**400, "count": 1}}), "label 'spam'"),
         (lambda t: t["prompt"].update(created_date="yesterday"), "not an ISO 8601 time"),
         (lambda t: t["prompt"].update(review_count="3"), "review_count must be a whole number"),
         (lambda t: t["prompt"]["replies"].append(dict(t["prompt"]["replies"][0])), "same message_id twice"),
     ],
-    ids=["bad-id", "bad-state", "roles-repeat", "bad-label", "bad-time", "bad-count", "duplicate-id"],
+    ids=["bad-id", "bad-state", "roles-repeat", "bad-label", "huge-label", "bad-time", "bad-count", "duplicate-id"],
 )
 async def test_each_kind_of_mistake_is_named(db, tmp_path, mutate, words):
     trees = [json.loads(l) for l in OASST2.read_text().splitlines()[:40]]
