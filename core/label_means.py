@@ -3,8 +3,9 @@
 oasst1 carries about a dozen labels on most messages (1.9 million name/value/count triples for
 161k messages). Kept as one row per label they were most of an import's writes and of an
 export's reads; kept as one row per message, in the format's own text, an import writes what it
-read and an export copies what it stored. Values are written with repr(), which gives the
-shortest text that reads back as the same double, so a mean survives to the last bit.
+read and an export copies what it stored. A labels object an import finds in the usual shape
+(CUT) is stored as the file wrote it; any other is written with repr(), the shortest text that
+reads back as the same double. Either way a mean survives to the last bit.
 
 A label set submitted here is folded into its message's text under a row lock (`fold`), the
 same arithmetic as before in the database: (mean × count + value) / (count + 1).

@@ -8,8 +8,8 @@ JSON.
 
 A chunk's emoji rows become each message's emojis text in `Renderer.grouped`, pieces looked up in
 a cache through map() (no Python code per row): the rows arrive grouped by message and ordered by
-emoji, from SQL. The fields that few messages
-differ in (role, lang, review_count ... model_name) are written once per distinct combination.
+emoji, from SQL. The fields that few messages differ in (role, lang, review_count ...
+model_name) are written once per distinct combination.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 oasst1's 161k messages carry 1.9 M label name/value/count triples. As rows, they were most of an
 import's writes and of an export's reads; as one row per message in the export format's own text,
 an import writes what it read and an export copies what it stored. `ratings` keeps, for
-statistics, how many label sets the means hold: the largest count (every set answers spam). Values are written with repr(): the shortest text that reads back as the
-same double. The text is built here rather than by core.label_means so that this migration keeps
-meaning what it meant when it was written.
+statistics, how many label sets the means hold: the largest count (every set answers spam).
+Values are written with repr(): the shortest text that reads back as the same double. The text
+is built here rather than by core.label_means so that this migration keeps meaning what it
+meant when it was written.
 
 Revision ID: 0004_label_means
 Revises: 0003_task_speed
